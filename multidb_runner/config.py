@@ -1,0 +1,110 @@
+"""Read and validate the ``MULTIDB_RUNNER`` setting and the command-line flags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import CommandError
+
+SETTING_NAME = "MULTIDB_RUNNER"
+
+#: Every key of the ``MULTIDB_RUNNER`` setting and its default.
+DEFAULTS: dict[str, Any] = {
+    # Aliases (or shell-style patterns) injected into test classes that keep
+    # Django's default ``databases``. None means every configured alias.
+    "DATABASES": None,
+    # Create and flush tables of ``managed = False`` models during the run.
+    "MANAGED_LEGACY": True,
+}
+
+
+class ConfigurationError(CommandError):
+    """
+    A mistake in the runner's configuration, reported before anything is created.
+
+    It subclasses CommandError so that ``manage.py test`` prints the message
+    alone, without a traceback, and exits with a non-zero status.
+    """
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """The runner's options once settings and flags are merged and checked."""
+
+    database_patterns: tuple[str, ...] | None
+    managed_legacy: bool
+
+
+def split_alias_list(value: str) -> tuple[str, ...]:
+    """Split ``"a, b,c"`` into ``("a", "b", "c")``, refusing empty items."""
+    items = tuple(item.strip() for item in value.split(","))
+    if not value.strip() or any(not item for item in items):
+        raise ConfigurationError(
+            f"--databases {value!r} is not a valid alias list: give one or more "
+            "aliases or shell-style patterns separated by commas, for example "
+            "--databases default,tenant_*."
+        )
+    return items
+
+
+def read_setting() -> dict[str, Any]:
+    """
+    Return the ``MULTIDB_RUNNER`` setting merged over ``DEFAULTS``.
+
+    The setting is read on every call, never cached, so that
+    ``override_settings(MULTIDB_RUNNER=...)`` takes effect.
+    """
+    value = getattr(settings, SETTING_NAME, None)
+    if value is None:
+        return dict(DEFAULTS)
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"settings.{SETTING_NAME} must be a dict, not {type(value).__name__}. "
+            f"Valid keys: {', '.join(sorted(DEFAULTS))}."
+        )
+    unknown = sorted(str(key) for key in value if key not in DEFAULTS)
+    if unknown:
+        raise ConfigurationError(
+            f"settings.{SETTING_NAME} has unknown key(s) {', '.join(map(repr, unknown))}. "
+            f"Valid keys: {', '.join(sorted(DEFAULTS))}."
+        )
+    return {**DEFAULTS, **value}
+
+
+def database_patterns_from_setting(value: Any) -> tuple[str, ...] | None:
+    """Validate ``MULTIDB_RUNNER["DATABASES"]``: None, or a list of strings."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return split_alias_list(value)
+    if isinstance(value, Sequence) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise ConfigurationError(
+        f"settings.{SETTING_NAME}['DATABASES'] = {value!r} is not valid: use None "
+        "(every alias) or a non-empty list of aliases or shell-style patterns, "
+        "for example ['default', 'tenant_*']."
+    )
+
+
+def build_config(
+    *, databases: str | Sequence[str] | None = None, managed_legacy: bool | None = None
+) -> RunnerConfig:
+    """Merge command-line options over the setting; flags win."""
+    setting = read_setting()
+    if databases is None:
+        patterns = database_patterns_from_setting(setting["DATABASES"])
+    elif isinstance(databases, str):
+        patterns = split_alias_list(databases)
+    else:
+        patterns = database_patterns_from_setting(list(databases))
+    if managed_legacy is None:
+        managed_legacy = setting["MANAGED_LEGACY"]
+        if not isinstance(managed_legacy, bool):
+            raise ConfigurationError(
+                f"settings.{SETTING_NAME}['MANAGED_LEGACY'] = {managed_legacy!r} is not "
+                "valid: use True or False."
+            )
+    return RunnerConfig(database_patterns=patterns, managed_legacy=managed_legacy)

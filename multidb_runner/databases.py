@@ -1,0 +1,116 @@
+"""
+Create and destroy the test databases of a ``DatabasePlan``.
+
+Adapted from ``django.test.utils.setup_databases`` and ``teardown_databases``.
+The differences: the steps run in the plan's order, a hook prepares each
+database (legacy tables) before it is cloned for parallel workers,
+serialization waits until every database and mirror is ready, and a failure
+half-way destroys what was already created instead of leaving it behind.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.test.utils import NullTimeKeeper
+
+from .plan import DatabasePlan
+
+#: (connection, original NAME, whether to destroy it) — Django's old_config.
+OldConfig = list[tuple[BaseDatabaseWrapper, str, bool]]
+
+
+def create_test_db(connection: BaseDatabaseWrapper, *, verbosity: int, interactive: bool, keepdb: bool) -> None:
+    """
+    Call ``create_test_db`` without serializing.
+
+    Django 5.2 serializes unless told ``serialize=False``; Django 6.0+
+    deprecates the argument and serializes only when asked.
+    """
+    kwargs: dict[str, Any] = {"verbosity": verbosity, "autoclobber": not interactive, "keepdb": keepdb}
+    parameter = inspect.signature(connection.creation.create_test_db).parameters.get("serialize")
+    if parameter is not None and parameter.default is not None:
+        kwargs["serialize"] = False
+    connection.creation.create_test_db(**kwargs)
+
+
+def create_test_databases(
+    plan: DatabasePlan,
+    *,
+    verbosity: int,
+    interactive: bool,
+    keepdb: bool = False,
+    parallel: int = 0,
+    time_keeper: Any = None,
+    prepare_database: Callable[[str], None] | None = None,
+) -> OldConfig:
+    """
+    Create every test database of ``plan`` and point sharing aliases at it.
+
+    ``prepare_database(alias)`` runs after each database is migrated and
+    before it is cloned. Return Django's ``old_config`` for teardown.
+    """
+    time_keeper = time_keeper or NullTimeKeeper()
+    old_config: OldConfig = []
+    try:
+        for first, aliases in plan.creations:
+            connection = connections[first]
+            old_config.append((connection, connection.settings_dict["NAME"], True))
+            with time_keeper.timed(f"  Creating '{first}'"):
+                create_test_db(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+            if prepare_database is not None:
+                prepare_database(first)
+            for index in range(parallel if parallel > 1 else 0):
+                with time_keeper.timed(f"  Cloning '{first}'"):
+                    connection.creation.clone_test_db(suffix=str(index + 1), verbosity=verbosity, keepdb=keepdb)
+            for alias in aliases[1:]:
+                other = connections[alias]
+                old_config.append((other, other.settings_dict["NAME"], False))
+                other.creation.set_as_test_mirror(connection.settings_dict)
+    except BaseException:
+        # Leave nothing behind: destroy what this call created, then re-raise.
+        try:
+            destroy_test_databases(old_config, verbosity=verbosity, parallel=parallel, keepdb=keepdb)
+        except Exception:
+            pass
+        raise
+    return old_config
+
+
+def serialize_test_databases(aliases: Iterable[str]) -> None:
+    """
+    Serialize the contents of the test databases of ``aliases``.
+
+    Done once every database and mirror is set up, as Django does, so that
+    routing during serialization sees the final configuration.
+    """
+    for alias in aliases:
+        connection = connections[alias]
+        connection._test_serialized_contents = connection.creation.serialize_db_to_string()  # type: ignore[attr-defined]
+
+
+def destroy_test_databases(old_config: OldConfig, *, verbosity: int, parallel: int = 0, keepdb: bool = False) -> None:
+    """
+    Destroy the created databases and their clones; restore every alias's NAME.
+
+    Unlike stock Django, aliases that shared another alias's test database get
+    their own NAME back too.
+    """
+    errors: list[BaseException] = []
+    for connection, old_name, destroy in old_config:
+        try:
+            if destroy:
+                for index in range(parallel if parallel > 1 else 0):
+                    connection.creation.destroy_test_db(suffix=str(index + 1), verbosity=verbosity, keepdb=keepdb)
+                connection.creation.destroy_test_db(old_name, verbosity, keepdb)
+            else:
+                connection.close()
+                connection.settings_dict["NAME"] = old_name
+        except Exception as exc:  # keep destroying the others
+            errors.append(exc)
+    if errors:
+        raise errors[0]

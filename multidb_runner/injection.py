@@ -1,0 +1,182 @@
+"""
+Give test classes the aliases they may use, and take it back after the run.
+
+Stock Django lets a ``TransactionTestCase`` use only ``default`` unless the
+class lists more in ``databases``. The runner sets ``databases`` on every
+test class that kept Django's default, expands ``"__all__"`` to the concrete
+aliases, and adds the primary of every mirror a class may use. The original
+values are restored when the run ends.
+"""
+
+from __future__ import annotations
+
+import sys
+import sysconfig
+import unittest
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from django.test import SimpleTestCase, TransactionTestCase
+from django.test import testcases as django_testcases
+from django.test.utils import iter_test_cases
+
+from .aliases import with_primaries
+
+ALL_ALIASES = "__all__"
+_MISSING = object()
+
+
+def third_party_paths() -> tuple[str, ...]:
+    """Return the folders that hold installed (not project) code."""
+    paths = {sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib")}
+    paths.update(path for path in sys.path if path.endswith(("site-packages", "dist-packages")))
+    return tuple(sorted(paths))
+
+
+def is_project_class(cls: type, installed_paths: tuple[str, ...]) -> bool:
+    """
+    Return True if ``cls`` belongs to the project rather than Django or a library.
+
+    A ``databases`` attribute set by Django itself or by an installed
+    third-party base class is Django's default as far as the project is
+    concerned; one set by the project's own code is a declaration.
+    """
+    module_name = cls.__module__ or ""
+    if module_name == "django" or module_name.startswith("django."):
+        return False
+    module = sys.modules.get(module_name)
+    filename = getattr(module, "__file__", None) or ""
+    return not (filename and filename.startswith(installed_paths))
+
+
+def declared_databases(cls: type, installed_paths: tuple[str, ...]) -> Any:
+    """
+    Return the ``databases`` value the project declared for ``cls``, or _MISSING.
+
+    The first class in the MRO whose own ``__dict__`` sets ``databases``
+    decides; if that class is Django's or a library's, nothing was declared.
+    """
+    for klass in cls.__mro__:
+        if "databases" in vars(klass):
+            if is_project_class(klass, installed_paths):
+                return vars(klass)["databases"]
+            return _MISSING
+    return _MISSING
+
+
+def test_classes(suite: unittest.TestSuite) -> list[type[SimpleTestCase]]:
+    """Return the distinct Django test classes of ``suite``, in suite order."""
+    seen: dict[type[SimpleTestCase], None] = {}
+    for test in iter_test_cases(suite):
+        if isinstance(test, SimpleTestCase):
+            seen.setdefault(type(test), None)
+    return list(seen)
+
+
+class DatabasesInjector:
+    """Set ``databases`` on test classes and remember what to restore."""
+
+    def __init__(
+        self,
+        injected_aliases: Iterable[str],
+        all_aliases: Iterable[str],
+        mirrors: Mapping[str, str],
+    ) -> None:
+        self.injected_aliases = frozenset(with_primaries(injected_aliases, mirrors))
+        self.all_aliases = frozenset(all_aliases)
+        self.mirrors = dict(mirrors)
+        self.originals: dict[type, Any] = {}
+        self.installed_paths = third_party_paths()
+
+    def databases_for(self, cls: type[SimpleTestCase]) -> frozenset[str] | None:
+        """Return the aliases ``cls`` may use during the run, or None to leave it alone."""
+        declared = declared_databases(cls, self.installed_paths)
+        if declared is _MISSING:
+            if issubclass(cls, TransactionTestCase):
+                return self.injected_aliases
+            return None
+        if declared == ALL_ALIASES:
+            return self.all_aliases
+        if isinstance(declared, str) or not declared:
+            # A malformed value is left for Django to report; an empty set
+            # (SimpleTestCase) asks for no database at all.
+            return None
+        return frozenset(with_primaries(declared, self.mirrors))
+
+    def inject(self, classes: Iterable[type[SimpleTestCase]]) -> None:
+        """Set ``databases`` on every class that needs it."""
+        for cls in classes:
+            databases = self.databases_for(cls)
+            if databases is None or cls in self.originals:
+                continue
+            self.originals[cls] = vars(cls).get("databases", _MISSING)
+            cls.databases = databases  # type: ignore[assignment]
+
+    def restore(self) -> None:
+        """Put back every class's own ``databases``, as it was before the run."""
+        for cls, original in self.originals.items():
+            if original is _MISSING:
+                if "databases" in vars(cls):
+                    delattr(cls, "databases")
+            else:
+                cls.databases = original
+        self.originals.clear()
+
+
+def used_aliases(classes: Iterable[type[SimpleTestCase]]) -> set[str]:
+    """Return every alias some class may use (after injection)."""
+    used: set[str] = set()
+    for cls in classes:
+        databases = getattr(cls, "databases", None)
+        if databases and not isinstance(databases, str):
+            used.update(databases)
+    return used
+
+
+DeferredSkip = Callable[[Callable[[], bool], str, str], Callable[[Any], Any]]
+
+
+def deferred_skip_accepting_all(original: DeferredSkip) -> DeferredSkip:
+    """
+    Wrap ``django.test.testcases._deferredSkip`` so ``"__all__"`` classes work.
+
+    Stock Django checks ``connection.alias not in cls.databases`` when a class
+    is decorated with ``skipUnlessDBFeature``; with ``databases = "__all__"``
+    that is a substring test that fails, and the class errors with ValueError.
+    While decorating, such a class is shown its concrete aliases instead.
+    """
+
+    def deferred_skip(condition: Callable[[], bool], reason: str, name: str) -> Callable[[Any], Any]:
+        decorator = original(condition, reason, name)
+
+        def decorate(test_item: Any) -> Any:
+            if not (isinstance(test_item, type) and getattr(test_item, "databases", None) == ALL_ALIASES):
+                return decorator(test_item)
+            from django.db import connections
+
+            own = vars(test_item).get("databases", _MISSING)
+            test_item.databases = frozenset(connections)
+            try:
+                return decorator(test_item)
+            finally:
+                if own is _MISSING:
+                    delattr(test_item, "databases")
+                else:
+                    test_item.databases = own
+
+        return decorate
+
+    deferred_skip.wrapped = original  # type: ignore[attr-defined]
+    return deferred_skip
+
+
+@contextmanager
+def all_aliases_skip_decorators() -> Iterator[None]:
+    """Patch Django's deferred skip decorators for ``"__all__"`` while active."""
+    original = django_testcases._deferredSkip
+    django_testcases._deferredSkip = deferred_skip_accepting_all(original)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        django_testcases._deferredSkip = original

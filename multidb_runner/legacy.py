@@ -1,0 +1,188 @@
+"""
+Tables for legacy (``managed = False``) models in the test databases.
+
+Stock Django never creates these tables: migrations record ``managed: False``
+(so flipping ``_meta.managed`` at run time does not reach migration state)
+and legacy routers usually refuse ``allow_migrate`` for them. The runner
+treats them as managed for the run, creates their tables after migrations in
+the test database of every alias they belong to, and answers
+``allow_migrate`` for them there so ``flush``, ``loaddata`` and sequence
+resets include them like any other table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any, Iterator
+
+from django.apps import apps
+from django.core.signals import setting_changed
+from django.db import models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+ModelType = type[models.Model]
+
+
+def find_legacy_models() -> list[ModelType]:
+    """Return every concrete ``managed = False`` model that is not proxy or swapped."""
+    return [
+        model
+        for model in apps.get_models()
+        if not model._meta.managed and not model._meta.proxy and not model._meta.swapped
+    ]
+
+
+def auto_created_through_models(model: ModelType) -> list[ModelType]:
+    """Return the auto-created M2M tables that ``model`` owns."""
+    return [
+        field.remote_field.through
+        for field in model._meta.local_many_to_many
+        if field.remote_field.through._meta.auto_created
+    ]
+
+
+class ManagedFlip:
+    """Treat legacy models (and their M2M tables) as managed until restored."""
+
+    def __init__(self) -> None:
+        self.flipped: list[ModelType] = []
+
+    def apply(self, legacy_models: Iterable[ModelType]) -> None:
+        for model in legacy_models:
+            for candidate in (model, *auto_created_through_models(model)):
+                if not candidate._meta.managed:
+                    candidate._meta.managed = True
+                    self.flipped.append(candidate)
+
+    def restore(self) -> None:
+        for model in self.flipped:
+            model._meta.managed = False
+        self.flipped.clear()
+
+
+def aliases_for_model(model: ModelType, candidates: Iterable[str], mirrors: Mapping[str, str]) -> list[str]:
+    """
+    Return the aliases among ``candidates`` whose test database needs ``model``'s table.
+
+    Those are where the routers send its reads and writes (a mirror counts as
+    its primary) and every alias whose router allows migrating it, provided
+    the model may live on that backend (``required_db_vendor`` and
+    ``required_db_features``). Call this after the model is treated as managed.
+    """
+    candidates = list(candidates)
+    wanted = {router.db_for_write(model), router.db_for_read(model)}
+    wanted = {mirrors.get(alias, alias) for alias in wanted if alias}
+    wanted.update(alias for alias in candidates if router.allow_migrate_model(alias, model))
+    return [alias for alias in candidates if alias in wanted and model._meta.can_migrate(alias)]
+
+
+class LegacyTablesRouter:
+    """
+    Allow migrating a legacy model on the aliases where the runner gives it a table.
+
+    Installed first in the router chain for the run. It answers only for
+    those (alias, model) pairs and defers to the project's routers otherwise.
+    """
+
+    def __init__(self, tables_by_alias: Mapping[str, Iterable[ModelType]]) -> None:
+        self.allowed: set[tuple[str, str, str]] = set()
+        for alias, legacy_models in tables_by_alias.items():
+            for model in legacy_models:
+                for candidate in (model, *auto_created_through_models(model)):
+                    self.allowed.add((alias, candidate._meta.app_label, candidate._meta.model_name or ""))
+
+    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool | None:
+        if model_name and (db, app_label, model_name) in self.allowed:
+            return True
+        return None
+
+
+@contextmanager
+def router_installed(legacy_router: LegacyTablesRouter) -> Iterator[None]:
+    """
+    Keep ``legacy_router`` first in ``django.db.router`` while active.
+
+    ``override_settings(DATABASE_ROUTERS=...)`` rebuilds the router list; a
+    receiver puts the legacy router back in front each time.
+    """
+
+    def reinstall(*, setting: str, **kwargs: Any) -> None:
+        if setting == "DATABASE_ROUTERS" and legacy_router not in router.routers:
+            router.routers.insert(0, legacy_router)
+
+    router.routers.insert(0, legacy_router)
+    setting_changed.connect(reinstall, weak=False)
+    try:
+        yield
+    finally:
+        setting_changed.disconnect(reinstall)
+        while legacy_router in router.routers:
+            router.routers.remove(legacy_router)
+
+
+def existing_tables(connection: BaseDatabaseWrapper) -> set[str]:
+    """Return the names of the tables and views in ``connection``'s database."""
+    with connection.cursor() as cursor:
+        names = connection.introspection.table_names(cursor, include_views=True)
+    return {connection.introspection.identifier_converter(name) for name in names}
+
+
+def create_legacy_tables(connection: BaseDatabaseWrapper, legacy_models: Iterable[ModelType]) -> list[str]:
+    """
+    Create the missing tables of ``legacy_models`` in ``connection``'s test database.
+
+    A table or view that already exists (a kept database, a view made by a
+    RunSQL migration) is left alone. Foreign keys get a constraint only when
+    the table they point to exists in the same database: a legacy model that
+    refers to a table of another database must not fail to be created.
+    Return the names of the tables created, M2M tables included.
+    """
+    convert = connection.introspection.identifier_converter
+    present = existing_tables(connection)
+    to_create = [model for model in legacy_models if convert(model._meta.db_table) not in present]
+    if not to_create:
+        return []
+    will_exist = present | {convert(model._meta.db_table) for model in to_create}
+    for model in to_create:
+        will_exist.update(convert(m2m._meta.db_table) for m2m in auto_created_through_models(model))
+
+    created: list[str] = []
+    with ExitStack() as stack:
+        for model in to_create:
+            for candidate in (model, *auto_created_through_models(model)):
+                for field in candidate._meta.local_fields:
+                    target = getattr(field.remote_field, "model", None)
+                    if (
+                        target is not None
+                        and getattr(field, "db_constraint", False)
+                        and convert(target._meta.db_table) not in will_exist
+                    ):
+                        stack.enter_context(constraint_dropped(field))
+        with connection.schema_editor() as editor:
+            for model in to_create:
+                editor.create_model(model)
+                created.append(model._meta.db_table)
+                created.extend(m2m._meta.db_table for m2m in auto_created_through_models(model))
+    return created
+
+
+@contextmanager
+def constraint_dropped(field: Any) -> Iterator[None]:
+    """Create ``field`` without its foreign key constraint while active."""
+    field.db_constraint = False
+    try:
+        yield
+    finally:
+        field.db_constraint = True
+
+
+def tables_by_alias(legacy_models: Iterable[ModelType], aliases: Iterable[str], mirrors: Mapping[str, str]) -> dict[str, list[ModelType]]:
+    """Map each alias of ``aliases`` to the legacy models that need a table there."""
+    aliases = list(aliases)
+    result: dict[str, list[ModelType]] = {alias: [] for alias in aliases}
+    for model in legacy_models:
+        for alias in aliases_for_model(model, aliases, mirrors):
+            result[alias].append(model)
+    return {alias: found for alias, found in result.items() if found}
+

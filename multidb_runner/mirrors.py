@@ -1,0 +1,118 @@
+"""
+Make every mirror alias read its primary's test data, inside every test.
+
+Stock Django only copies the primary's ``NAME`` into a mirror
+(``set_as_test_mirror``) and keeps a separate connection for it, so inside a
+``TestCase`` transaction the mirror cannot see what the test wrote through
+the primary (ticket #23718), the replica's read-only credentials are used,
+and in-memory SQLite mirrors fail with "database table is locked".
+
+Here a mirror's settings take the primary's full connection settings (for
+connections opened in other threads, such as the live server's), and in the
+test thread the mirror alias is served by a ``MirrorConnection``: the
+primary's own connection under the mirror's alias.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.test import SimpleTestCase
+
+#: The settings that say where and as whom to connect.
+CONNECTION_SETTINGS = ("NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
+
+#: Methods that Django's test classes replace per alias to forbid queries.
+GUARDED_METHODS = frozenset(name for name, _ in SimpleTestCase._disallowed_connection_methods)
+
+#: Attributes a MirrorConnection keeps for itself; all others are the primary's.
+OWN_ATTRIBUTES = frozenset({"alias", "settings_dict"}) | GUARDED_METHODS
+
+
+class MirrorConnection:
+    """
+    The primary's connection, seen under a mirror's alias.
+
+    Queries, transactions and savepoints all go to the primary's connection,
+    so a read through the mirror sees the test's uncommitted writes. The
+    mirror keeps its own ``alias`` and ``settings_dict`` (so Django still
+    knows it is a mirror and does not flush it twice) and its own guarded
+    methods (so a test that may not use the mirror is still stopped).
+    """
+
+    def __init__(self, primary: BaseDatabaseWrapper, alias: str, settings_dict: dict[str, Any]) -> None:
+        object.__setattr__(self, "_primary", primary)
+        object.__setattr__(self, "alias", alias)
+        object.__setattr__(self, "settings_dict", settings_dict)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105 - lets isinstance() see a database wrapper
+        return type(object.__getattribute__(self, "_primary"))
+
+    def __getattr__(self, name: str) -> Any:
+        primary = object.__getattribute__(self, "_primary")
+        if name in GUARDED_METHODS:
+            # The primary's guard, if any, speaks for the primary alias only.
+            return getattr(type(primary), name).__get__(primary)
+        return getattr(primary, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in OWN_ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(object.__getattribute__(self, "_primary"), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in OWN_ATTRIBUTES:
+            object.__delattr__(self, name)
+        else:
+            delattr(object.__getattribute__(self, "_primary"), name)
+
+    def __repr__(self) -> str:
+        primary = object.__getattribute__(self, "_primary")
+        return f"<MirrorConnection alias={self.alias!r} of {primary.alias!r}>"
+
+
+class MirrorSharing:
+    """Point mirrors at their primaries for the run, and undo it afterwards."""
+
+    def __init__(self) -> None:
+        self.saved_settings: dict[str, dict[str, Any]] = {}
+        self.saved_connections: dict[str, BaseDatabaseWrapper] = {}
+
+    def point_settings(self, mirror: str, primary: str) -> None:
+        """Give ``mirror`` its primary's full connection settings, in place."""
+        settings_dict = connections[mirror].settings_dict
+        primary_settings = connections[primary].settings_dict
+        if mirror not in self.saved_settings:
+            self.saved_settings[mirror] = {key: settings_dict[key] for key in CONNECTION_SETTINGS if key in settings_dict}
+        # In place: new threads build connections from this same dict.
+        settings_dict.update({key: copy.deepcopy(primary_settings.get(key)) for key in CONNECTION_SETTINGS})
+
+    def share_connection(self, mirror: str, primary: str) -> None:
+        """Serve ``mirror`` through the primary's connection in this thread."""
+        current = connections[mirror]
+        if type(current) is MirrorConnection:
+            return
+        self.saved_connections[mirror] = current
+        current.close()
+        connections[mirror] = MirrorConnection(connections[primary], mirror, current.settings_dict)  # type: ignore[assignment]
+
+    def install(self, mirrors: dict[str, str]) -> None:
+        """Point every mirror of ``mirrors`` (mirror -> primary) at its primary."""
+        for mirror, primary in mirrors.items():
+            self.point_settings(mirror, primary)
+            self.share_connection(mirror, primary)
+
+    def restore(self) -> None:
+        """Give mirrors back their own connections and settings."""
+        for mirror, wrapper in self.saved_connections.items():
+            connections[mirror] = wrapper
+        self.saved_connections.clear()
+        for mirror, saved in self.saved_settings.items():
+            settings_dict = connections[mirror].settings_dict
+            settings_dict.update(saved)
+        self.saved_settings.clear()

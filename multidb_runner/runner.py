@@ -1,0 +1,246 @@
+"""MultiDBRunner: Django's DiscoverRunner for projects with several databases."""
+
+from __future__ import annotations
+
+import argparse
+import unittest
+from collections.abc import Sequence
+from contextlib import ExitStack
+from typing import Any
+
+from django.db import connections
+from django.test.runner import DiscoverRunner
+
+from . import legacy
+from .aliases import resolve_mirrors, select_aliases
+from .config import RunnerConfig, build_config
+from .databases import OldConfig, create_test_databases, destroy_test_databases, serialize_test_databases
+from .injection import DatabasesInjector, all_aliases_skip_decorators, test_classes, used_aliases
+from .mirrors import MirrorSharing
+from .plan import AliasSettings, DatabasePlan, build_plan
+from .safety import check_test_databases_are_not_real, database_identity
+
+
+def display_name(alias: str) -> str:
+    """Return the test database name of ``alias`` as users know it."""
+    connection = connections[alias]
+    name = connection.creation._get_test_db_name()
+    if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(name):
+        return "(in memory)"
+    return str(name)
+
+
+class MultiDBRunner(DiscoverRunner):
+    """
+    Run a multi-database suite the way it is written.
+
+    Test classes that keep Django's default ``databases`` may use every alias
+    (or the ``--databases`` selection); mirrors read their primary's data;
+    ``managed = False`` models get tables; a test database is never created
+    over a real one.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        databases: str | Sequence[str] | None = None,
+        managed_legacy: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.database_selection = databases
+        self.managed_legacy = managed_legacy
+        self.config: RunnerConfig | None = None
+        self.mirrors: dict[str, str] = {}
+        self.plan: DatabasePlan | None = None
+        self.injector: DatabasesInjector | None = None
+        self.mirror_sharing = MirrorSharing()
+        self.managed_flip = legacy.ManagedFlip()
+        self.run_stack = ExitStack()
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--databases",
+            metavar="ALIAS[,ALIAS...]",
+            help=(
+                "Database aliases that test classes without their own 'databases' "
+                "may use (shell-style patterns such as tenant_* allowed). "
+                "Defaults to every alias in settings.DATABASES."
+            ),
+        )
+        parser.add_argument(
+            "--managed-legacy",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=(
+                "Create and flush tables of managed = False models in the test "
+                "databases (default), or leave them alone with --no-managed-legacy."
+            ),
+        )
+
+    # Configuration -------------------------------------------------------
+
+    def load_configuration(self) -> RunnerConfig:
+        """
+        Read and check settings and options; report mistakes before any setup.
+
+        Checks the ``MULTIDB_RUNNER`` setting, the ``--databases`` selection
+        and every ``TEST['MIRROR']``.
+        """
+        config = build_config(databases=self.database_selection, managed_legacy=self.managed_legacy)
+        select_aliases(config.database_patterns, connections)
+        self.mirrors = resolve_mirrors(
+            {alias: connections[alias].settings_dict["TEST"].get("MIRROR") for alias in connections}
+        )
+        self.config = config
+        return config
+
+    # DiscoverRunner steps -------------------------------------------------
+
+    def run_tests(self, test_labels: Sequence[str], **kwargs: Any) -> int:
+        """Run the suite; whatever happens, leave Django's classes and settings as found."""
+        self.load_configuration()
+        try:
+            return super().run_tests(test_labels, **kwargs)
+        finally:
+            self.restore_run_state()
+
+    def setup_test_environment(self, **kwargs: Any) -> None:
+        super().setup_test_environment(**kwargs)
+        # Test modules are imported while the suite is built, after this step.
+        self.run_stack.enter_context(all_aliases_skip_decorators())
+
+    def build_suite(self, test_labels: Sequence[str] | None = None, **kwargs: Any) -> unittest.TestSuite:
+        suite = super().build_suite(test_labels, **kwargs)
+        self.inject_databases(suite)
+        return suite
+
+    def inject_databases(self, suite: unittest.TestSuite) -> None:
+        """Give every test class of ``suite`` the aliases it may use."""
+        assert self.config is not None
+        injected = select_aliases(self.config.database_patterns, connections)
+        self.injector = DatabasesInjector(injected, connections, self.mirrors)
+        self.injector.inject(test_classes(suite))
+
+    def get_databases(self, suite: unittest.TestSuite) -> dict[str, bool]:
+        """Return the aliases to set up; a used mirror makes its primary used."""
+        databases: dict[str, bool] = super().get_databases(suite)
+        for alias in used_aliases(test_classes(suite)) & set(connections):
+            databases.setdefault(alias, False)
+        for mirror, primary in self.mirrors.items():
+            if mirror in databases:
+                databases[primary] = databases.get(primary, False) or databases[mirror]
+        return databases
+
+    def plan_databases(self, aliases: Sequence[str]) -> DatabasePlan:
+        """Plan which test database each alias gets."""
+        settings = [
+            AliasSettings(
+                alias=alias,
+                signature=connections[alias].creation.test_db_signature(),
+                test_name=display_name(alias),
+                dependencies=tuple(connections[alias].settings_dict["TEST"]["DEPENDENCIES"])
+                if "DEPENDENCIES" in connections[alias].settings_dict["TEST"]
+                else None,
+            )
+            for alias in connections
+        ]
+        return build_plan(settings, aliases, self.mirrors, keepdb=self.keepdb)
+
+    def check_safety(self, plan: DatabasePlan) -> None:
+        """Refuse to create a test database that is a configured real database."""
+        test_databases = {}
+        for first in plan.primaries:
+            connection = connections[first]
+            test_databases[first] = database_identity(
+                connection.vendor, connection.settings_dict, connection.creation._get_test_db_name()
+            )
+        real_databases = {
+            alias: database_identity(
+                connections[alias].vendor, connections[alias].settings_dict, connections[alias].settings_dict["NAME"]
+            )
+            for alias in connections
+        }
+        check_test_databases_are_not_real(test_databases, real_databases)
+
+    def setup_databases(self, **kwargs: Any) -> OldConfig:
+        aliases = kwargs.get("aliases") or {}
+        serialized_aliases = kwargs.get("serialized_aliases")
+        plan = self.plan = self.plan_databases(list(aliases))
+        self.check_safety(plan)
+        legacy_models = self.setup_legacy_models(plan)
+
+        def prepare_database(alias: str) -> None:
+            if legacy_models.get(alias):
+                plan.legacy_tables[alias] = legacy.create_legacy_tables(connections[alias], legacy_models[alias])
+
+        old_config = create_test_databases(
+            plan,
+            verbosity=self.verbosity,
+            interactive=self.interactive,
+            keepdb=self.keepdb,
+            parallel=self.parallel,
+            time_keeper=self.time_keeper,
+            prepare_database=prepare_database,
+        )
+        try:
+            self.mirror_sharing.install(plan.mirrors)
+            serialize_test_databases(
+                alias
+                for alias in plan.primaries
+                if serialized_aliases is None or any(a in serialized_aliases for a in dict(plan.creations)[alias])
+            )
+            if self.debug_sql:
+                for alias in connections:
+                    connections[alias].force_debug_cursor = True
+        except BaseException:
+            self.mirror_sharing.restore()
+            destroy_test_databases(old_config, verbosity=self.verbosity, parallel=self.parallel, keepdb=self.keepdb)
+            raise
+        self.log_plan(plan)
+        return old_config
+
+    def setup_legacy_models(self, plan: DatabasePlan) -> dict[str, list[legacy.ModelType]]:
+        """
+        Treat legacy models as managed and route them to their test databases.
+
+        Return the legacy models to create, keyed by the first alias of each
+        test database.
+        """
+        assert self.config is not None
+        if not self.config.managed_legacy:
+            return {}
+        legacy_models = legacy.find_legacy_models()
+        if not legacy_models:
+            return {}
+        self.managed_flip.apply(legacy_models)
+        # Aliases sharing a test database count as that database's first alias.
+        database_of = {alias: first for first, aliases in plan.creations for alias in aliases}
+        route = dict(database_of)
+        route.update({mirror: database_of[primary] for mirror, primary in plan.mirrors.items() if primary in database_of})
+        by_alias = legacy.tables_by_alias(legacy_models, list(database_of), route)
+        by_database: dict[str, list[legacy.ModelType]] = {}
+        for alias, found in by_alias.items():
+            models = by_database.setdefault(database_of[alias], [])
+            models.extend(model for model in found if model not in models)
+        routed = {alias: by_database[first] for alias, first in database_of.items() if first in by_database}
+        self.run_stack.enter_context(legacy.router_installed(legacy.LegacyTablesRouter(routed)))
+        return by_database
+
+    def log_plan(self, plan: DatabasePlan) -> None:
+        """Print the database plan (verbosity 1 and up)."""
+        self.log("Database plan:\n" + plan.format())
+
+    def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:
+        self.mirror_sharing.restore()
+        destroy_test_databases(old_config, verbosity=self.verbosity, parallel=self.parallel, keepdb=self.keepdb)
+
+    def restore_run_state(self) -> None:
+        """Undo every change the run made to Django: classes, models, routers, mirrors."""
+        self.mirror_sharing.restore()
+        if self.injector is not None:
+            self.injector.restore()
+        self.managed_flip.restore()
+        self.run_stack.close()

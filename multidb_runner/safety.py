@@ -1,0 +1,80 @@
+"""
+Refuse to create a test database over a configured real database.
+
+Django creates a test database by dropping any database of the same name
+(without asking, under ``--noinput``). When ``TEST['NAME']`` equals the
+``NAME`` of a configured alias, stock Django destroys that real database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .config import ConfigurationError
+
+LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+DEFAULT_PORTS = {"postgresql": "5432", "mysql": "3306", "oracle": "1521"}
+
+
+@dataclass(frozen=True)
+class DatabaseIdentity:
+    """What identifies one physical database: vendor, server and name."""
+
+    vendor: str
+    host: str
+    port: str
+    name: str
+
+
+def database_identity(vendor: str, settings_dict: Mapping[str, object], name: str) -> DatabaseIdentity | None:
+    """
+    Return the identity of database ``name`` on the server of ``settings_dict``.
+
+    Local host spellings are folded together and default ports filled in, so
+    that a doubt counts as the same database. In-memory SQLite databases have
+    no identity (None): they cannot hold real data.
+    """
+    if vendor == "sqlite":
+        if not name or name == ":memory:" or "mode=memory" in name:
+            return None
+        path = name[len("file:") :].split("?", 1)[0] if name.startswith("file:") else name
+        return DatabaseIdentity(vendor, "", "", os.path.realpath(path))
+    host = str(settings_dict.get("HOST") or "").strip().lower()
+    if host in LOCAL_HOSTS:
+        host = "localhost"
+    port = str(settings_dict.get("PORT") or "").strip() or DEFAULT_PORTS.get(vendor, "")
+    return DatabaseIdentity(vendor, host, port, name)
+
+
+def check_test_databases_are_not_real(
+    test_databases: Mapping[str, DatabaseIdentity | None],
+    real_databases: Mapping[str, DatabaseIdentity | None],
+) -> None:
+    """
+    Raise ConfigurationError if a test database is a configured real database.
+
+    ``test_databases`` maps each alias whose test database will be created
+    to that test database; ``real_databases`` maps every configured alias to
+    its real database.
+    """
+    for alias, test_identity in test_databases.items():
+        if test_identity is None:
+            continue
+        clashes = [other for other, real in real_databases.items() if real == test_identity]
+        if clashes:
+            raise ConfigurationError(
+                f"Refusing to run: the test database of alias {alias!r} "
+                f"({test_identity.name!r}) is the real database of "
+                f"{describe_aliases(clashes)}. Creating it would destroy that data. "
+                f"Set DATABASES[{alias!r}]['TEST']['NAME'] to a name of its own "
+                "(by default Django uses 'test_' + NAME)."
+            )
+
+
+def describe_aliases(aliases: Iterable[str]) -> str:
+    """Return ``alias 'a'`` or ``aliases 'a', 'b'``."""
+    aliases = list(aliases)
+    noun = "alias" if len(aliases) == 1 else "aliases"
+    return f"{noun} {', '.join(map(repr, aliases))}"

@@ -1,0 +1,24 @@
+#!/usr/bin/env python
+"""
+Run multidb_runner's own test suite through ``manage.py test``.
+
+``tests/settings.py`` sets TEST_RUNNER to MultiDBRunner, so every run of
+this suite goes through the runner itself. Extra arguments are passed to
+the test command: ``python runtests.py tests.test_plan -v 2 --parallel 2``.
+"""
+
+import os
+import sys
+import warnings
+
+if __name__ == "__main__":
+    warnings.simplefilter("error", DeprecationWarning)
+    warnings.simplefilter("error", PendingDeprecationWarning)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    from django.core.management import execute_from_command_line
+
+    args = sys.argv[1:]
+    if not any(not arg.startswith("-") for arg in args):
+        args = ["tests", *args]
+    execute_from_command_line([sys.argv[0], "test", *args])

@@ -1,0 +1,66 @@
+"""
+Settings for multidb_runner's own test suite.
+
+The backend comes from MULTIDB_TEST_BACKEND: "sqlite" (files, the default),
+"sqlite-memory", "postgresql" or "mariadb". Every backend has the same
+aliases: ``default``, ``replica`` (a TEST['MIRROR'] of default), ``other``
+(an independent database) and ``legacy`` (unmanaged models that the router
+never migrates).
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+BACKEND = os.environ.get("MULTIDB_TEST_BACKEND", "sqlite")
+DATA_DIR = Path(os.environ.get("MULTIDB_TEST_DATA_DIR", tempfile.gettempdir())) / "multidb_runner_tests"
+
+SECRET_KEY = "multidb-runner-tests"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "tests.testapp",
+    "tests.legacyapp",
+]
+DATABASE_ROUTERS = ["tests.routers.LegacyRouter"]
+TEST_RUNNER = "multidb_runner.MultiDBRunner"
+ALIASES = ("default", "replica", "other", "legacy")
+
+
+def server_database(engine, name, **extra):
+    prefix = "PG" if "postgresql" in engine else "MYSQL"
+    return {
+        "ENGINE": engine,
+        "NAME": name,
+        "HOST": os.environ.get(f"{prefix}_HOST", "127.0.0.1"),
+        "PORT": os.environ.get(f"{prefix}_PORT", ""),
+        "USER": os.environ.get(f"{prefix}_USER", ""),
+        "PASSWORD": os.environ.get(f"{prefix}_PASSWORD", ""),
+        **extra,
+    }
+
+
+if BACKEND in ("sqlite", "sqlite-memory"):
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+    def sqlite(name):
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / f"{name}.sqlite3")}
+        if BACKEND == "sqlite":
+            database["TEST"] = {"NAME": str(DATA_DIR / f"test_{name}.sqlite3")}
+        return database
+
+    DATABASES = {alias: sqlite(alias) for alias in ("default", "other", "legacy")}
+    DATABASES["replica"] = {**sqlite("replica"), "TEST": {"MIRROR": "default"}}
+elif BACKEND in ("postgresql", "mariadb"):
+    engine = "django.db.backends.postgresql" if BACKEND == "postgresql" else "django.db.backends.mysql"
+    DATABASES = {alias: server_database(engine, f"multidb_{alias}") for alias in ("default", "other", "legacy")}
+    DATABASES["replica"] = server_database(engine, "multidb_replica", TEST={"MIRROR": "default"})
+else:
+    raise RuntimeError(
+        f"MULTIDB_TEST_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql, mariadb."
+    )
+
+DATABASES = {alias: DATABASES[alias] for alias in ALIASES}

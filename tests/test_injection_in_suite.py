@@ -1,0 +1,57 @@
+"""
+Tests that run inside MultiDBRunner itself, without declaring ``databases``.
+
+Under stock DiscoverRunner every test here that touches an alias other than
+``default`` fails with DatabaseOperationForbidden.
+"""
+
+from django.db import connections
+from django.test import TestCase, TransactionTestCase
+
+from tests.legacyapp.models import Customer, Region
+from tests.testapp.models import Author, AuthorStats
+
+
+class UndeclaredTestCase(TestCase):
+    def test_every_alias_is_usable(self):
+        Author.objects.using("other").create(name="on other")
+        Author.objects.create(name="on default")
+        self.assertEqual(Author.objects.using("other").count(), 1)
+        self.assertEqual(Author.objects.count(), 1)
+
+    def test_rollback_on_every_alias(self):
+        # Runs after the previous test in any order: nothing survives it.
+        self.assertEqual(Author.objects.using("other").count(), 0)
+        self.assertEqual(Author.objects.count(), 0)
+
+    def test_mirror_reads_uncommitted_primary_writes(self):
+        Author.objects.create(name="written through default")
+        self.assertEqual(list(Author.objects.using("replica").values_list("name", flat=True)), ["written through default"])
+
+    def test_mirror_uses_primary_connection_settings(self):
+        for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS"):
+            self.assertEqual(connections["replica"].settings_dict[key], connections["default"].settings_dict[key])
+        self.assertEqual(connections["replica"].settings_dict["TEST"]["MIRROR"], "default")
+
+    def test_legacy_tables_exist_on_their_database(self):
+        region = Region.objects.create(code="EU")
+        customer = Customer.objects.create(name="ACME", region=region)
+        customer.regions_served.add(region)
+        self.assertEqual(Customer.objects.using("legacy").get().regions_served.get(), region)
+
+    def test_view_made_by_migration_is_left_alone(self):
+        author = Author.objects.create(name="Ann")
+        author.book_set.create(title="One")
+        self.assertEqual(AuthorStats.objects.get().books, 1)
+
+
+class UndeclaredTransactionTestCase(TransactionTestCase):
+    def test_1_writes_everywhere(self):
+        Author.objects.using("other").create(name="x")
+        Author.objects.create(name="y")
+        Region.objects.create(code="US")
+
+    def test_2_nothing_left_behind(self):
+        self.assertFalse(Author.objects.using("other").exists())
+        self.assertFalse(Author.objects.exists())
+        self.assertFalse(Region.objects.exists())
