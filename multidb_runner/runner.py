@@ -57,6 +57,9 @@ class MultiDBRunner(DiscoverRunner):
         self.mirror_sharing = MirrorSharing()
         self.managed_flip = legacy.ManagedFlip()
         self.run_stack = ExitStack()
+        # Test modules may be imported as soon as the runner exists (the
+        # suite is built later), so fix their skip decorators from now on.
+        self.run_stack.enter_context(all_aliases_skip_decorators())
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -106,11 +109,6 @@ class MultiDBRunner(DiscoverRunner):
             return super().run_tests(test_labels, **kwargs)
         finally:
             self.restore_run_state()
-
-    def setup_test_environment(self, **kwargs: Any) -> None:
-        super().setup_test_environment(**kwargs)
-        # Test modules are imported while the suite is built, after this step.
-        self.run_stack.enter_context(all_aliases_skip_decorators())
 
     def build_suite(self, test_labels: Sequence[str] | None = None, **kwargs: Any) -> unittest.TestSuite:
         suite = super().build_suite(test_labels, **kwargs)

@@ -55,3 +55,52 @@ class UndeclaredTransactionTestCase(TransactionTestCase):
         self.assertFalse(Author.objects.using("other").exists())
         self.assertFalse(Author.objects.exists())
         self.assertFalse(Region.objects.exists())
+
+
+class DeclaredDefaultOnly(TestCase):
+    """An explicit declaration is kept: the other aliases stay forbidden."""
+
+    databases = {"default"}
+
+    def test_other_alias_is_forbidden(self):
+        from django.test.testcases import DatabaseOperationForbidden
+
+        with self.assertRaisesMessage(DatabaseOperationForbidden, "Database queries to 'other' are not allowed"):
+            Author.objects.using("other").count()
+
+    def test_mirror_not_declared_is_forbidden(self):
+        from django.test.testcases import DatabaseOperationForbidden
+
+        with self.assertRaisesMessage(DatabaseOperationForbidden, "Database queries to 'replica' are not allowed"):
+            Author.objects.using("replica").count()
+        # The primary is not affected by the mirror's guard.
+        self.assertEqual(Author.objects.count(), 0)
+
+
+class DeclaredReplicaOnly(TransactionTestCase):
+    """A class that may use the replica may use (and isolates) its primary."""
+
+    databases = {"replica"}
+
+    def test_1_write_through_the_replica(self):
+        self.assertEqual(type(self).databases, frozenset({"replica", "default"}))
+        Author.objects.using("replica").create(name="via replica")
+        self.assertEqual(Author.objects.using("default").count(), 1)
+
+    def test_2_flushed(self):
+        self.assertEqual(Author.objects.using("default").count(), 0)
+
+
+class AllAliases(TestCase):
+    databases = "__all__"
+
+    def test_expanded(self):
+        self.assertEqual(type(self).databases, frozenset(connections))
+        Author.objects.using("other").create(name="x")
+
+
+class MirrorQueriesInPrimaryLog(TestCase):
+    def test_mirror_queries_count_on_the_shared_connection(self):
+        with self.assertNumQueries(2, using="default"):
+            Author.objects.count()
+            Author.objects.using("replica").count()

@@ -1,0 +1,66 @@
+"""Helpers for end-to-end tests: run ``manage.py test`` of a sample project in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECTS = Path(__file__).resolve().parent / "projects"
+STOCK_RUNNER = "django.test.runner.DiscoverRunner"
+
+
+class Result:
+    """The outcome of one subprocess run."""
+
+    def __init__(self, completed: subprocess.CompletedProcess[str]) -> None:
+        self.returncode = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.output = completed.stdout + completed.stderr
+
+    def __repr__(self) -> str:
+        return f"<Result rc={self.returncode}>\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def run_manage(project: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300) -> Result:
+    """Run ``python manage.py ARGS`` in ``tests/projects/PROJECT`` with the repository importable."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "SHOP_"))}
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    environment.update(env or {})
+    completed = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECTS / project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return Result(completed)
+
+
+def make_temp_dir(test_case) -> Path:
+    """Return a new folder removed when ``test_case`` ends."""
+    path = Path(tempfile.mkdtemp(prefix="multidb_e2e_"))
+    test_case.addCleanup(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def sqlite_rows(path: Path, sql: str) -> list[tuple]:
+    """Return the rows of ``sql`` run on the SQLite file at ``path``."""
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(sql).fetchall()
+    finally:
+        connection.close()
+
+
+def sqlite_tables(path: Path) -> set[str]:
+    """Return the names of the tables in the SQLite file at ``path``."""
+    return {name for (name,) in sqlite_rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -1,0 +1,15 @@
+"""Unmanaged models: stock Django has no tables for them ("no such table: ACCOUNTS")."""
+
+from django.test import TestCase
+
+from crm.models import Account, Contact
+
+
+class LegacyTablesTests(TestCase):
+    databases = {"default", "crm"}
+
+    def test_fk_and_m2m(self):
+        account = Account.objects.create(acronym="NEW")
+        contact = Contact.objects.create(account=account, email="x@example.com")
+        contact.accounts_followed.add(account)
+        self.assertEqual(Account.objects.get(acronym="NEW").followers.get(), contact)

@@ -1,0 +1,5 @@
+from django.db import models
+
+
+class Invoice(models.Model):
+    number = models.IntegerField()

@@ -1,0 +1,53 @@
+"""Unit tests of settings and option handling."""
+
+from django.test import SimpleTestCase, override_settings
+
+from multidb_runner.config import DEFAULTS, ConfigurationError, build_config
+
+
+class BuildConfigTests(SimpleTestCase):
+    def test_defaults(self):
+        config = build_config()
+        self.assertIsNone(config.database_patterns)
+        self.assertTrue(config.managed_legacy)
+        self.assertEqual(set(DEFAULTS), {"DATABASES", "MANAGED_LEGACY"})
+
+    @override_settings(MULTIDB_RUNNER={"DATABASES": ["default", "other"], "MANAGED_LEGACY": False})
+    def test_setting_is_read_when_needed(self):
+        config = build_config()
+        self.assertEqual(config.database_patterns, ("default", "other"))
+        self.assertFalse(config.managed_legacy)
+
+    @override_settings(MULTIDB_RUNNER={"DATABASES": ["default"], "MANAGED_LEGACY": False})
+    def test_flags_override_the_setting(self):
+        config = build_config(databases="other, legacy", managed_legacy=True)
+        self.assertEqual(config.database_patterns, ("other", "legacy"))
+        self.assertTrue(config.managed_legacy)
+
+    @override_settings(MULTIDB_RUNNER={"DATABASE": ["default"]})
+    def test_unknown_key(self):
+        with self.assertRaisesMessage(
+            ConfigurationError,
+            "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. Valid keys: DATABASES, MANAGED_LEGACY.",
+        ):
+            build_config()
+
+    @override_settings(MULTIDB_RUNNER=["default"])
+    def test_setting_must_be_a_dict(self):
+        with self.assertRaisesMessage(ConfigurationError, "settings.MULTIDB_RUNNER must be a dict, not list"):
+            build_config()
+
+    @override_settings(MULTIDB_RUNNER={"DATABASES": []})
+    def test_empty_database_list(self):
+        with self.assertRaisesMessage(ConfigurationError, "['DATABASES'] = [] is not valid"):
+            build_config()
+
+    @override_settings(MULTIDB_RUNNER={"MANAGED_LEGACY": "yes"})
+    def test_managed_legacy_must_be_bool(self):
+        with self.assertRaisesMessage(ConfigurationError, "['MANAGED_LEGACY'] = 'yes' is not valid: use True or False."):
+            build_config()
+
+    def test_empty_items_in_flag(self):
+        for value in ("", "default,,other", " , "):
+            with self.subTest(value=value), self.assertRaisesMessage(ConfigurationError, "is not a valid alias list"):
+                build_config(databases=value)

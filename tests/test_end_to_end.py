@@ -1,0 +1,299 @@
+"""
+End-to-end: ``manage.py test`` of the ``shop`` sample project in a subprocess.
+
+The project is shaped like a production multi-tenant setup: ``default`` with
+a ``default_RO`` mirror, a legacy ``crm`` database of unmanaged models that
+the router never migrates, and two tenant databases. Each stock behaviour the
+runner fixes is shown failing with DiscoverRunner and passing with
+MultiDBRunner; every run is checked for its exit code, output and the
+databases left afterwards.
+"""
+
+import sqlite3
+import sys
+import unittest
+
+from django.test import SimpleTestCase
+
+from .e2e import STOCK_RUNNER, make_temp_dir, run_manage, sqlite_rows, sqlite_tables
+
+
+class ShopTestCase(SimpleTestCase):
+    """Run the shop project with its SQLite files in a fresh folder."""
+
+    in_memory = False
+
+    def setUp(self):
+        self.db_dir = make_temp_dir(self)
+
+    def manage(self, *args, **env):
+        environment = {"SHOP_DB_DIR": str(self.db_dir)}
+        if self.in_memory:
+            environment["SHOP_IN_MEMORY"] = "1"
+        environment.update(env)
+        return run_manage("shop", *args, env=environment)
+
+    def files(self):
+        return sorted(path.name for path in self.db_dir.iterdir())
+
+    def assertPassed(self, result, tests=None):
+        self.assertEqual(result.returncode, 0, result)
+        self.assertRegex(result.stderr, r"\nOK( \(.*\))?\n", result)
+        if tests is not None:
+            self.assertIn(f"Ran {tests} test", result.stderr, result)
+
+    def assertFailedWith(self, result, *messages):
+        self.assertNotEqual(result.returncode, 0, result)
+        for message in messages:
+            self.assertIn(message, result.output, result)
+
+    def assertConfigurationError(self, result, message):
+        """One clear message, non-zero exit, no traceback, nothing created."""
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn(f"ConfigurationError: {message}", result.stderr, result)
+        self.assertNotIn("Traceback", result.output, result)
+        self.assertNotIn("Creating test database", result.output, result)
+        self.assertEqual(self.files(), [], "a database file was created")
+
+
+class FullSuiteTests(ShopTestCase):
+    def test_whole_suite_passes_and_leaves_nothing_behind(self):
+        result = self.manage("test", "-v", "2")
+        self.assertPassed(result, tests=9)
+        plan = result.stdout[result.stdout.index("Database plan:") :]
+        self.assertRegex(plan, r"default_RO\s+\S*test_default\.sqlite3\s+mirror of default")
+        self.assertRegex(plan, r"crm\s+\S*test_crm\.sqlite3\s+created\s+ACCOUNTS, CONTACTS, CONTACTS_accounts_followed")
+        self.assertRegex(plan, r"tenant_b\s+\S*test_tenant_b\.sqlite3\s+created\s+-")
+        # No test database left, and no real database was ever opened.
+        self.assertEqual(self.files(), [])
+
+    def test_stock_runner_fails_the_same_suite(self):
+        result = self.manage("test", "checks.test_undeclared", "--testrunner", STOCK_RUNNER)
+        self.assertFailedWith(
+            result, "DatabaseOperationForbidden", "Database queries to 'tenant_b' are not allowed in this test"
+        )
+        self.assertPassed(self.manage("test", "checks.test_undeclared"), tests=4)
+
+    def test_django_left_as_found_after_the_run(self):
+        expected = (
+            "STATE AFTER RUN: {'undeclared': 'unset', 'all': '__all__', 'managed': (False, False), "
+            "'replica_wrapper': 'DatabaseWrapper', 'replica_name': 'replica.sqlite3', "
+            "'replica_options': {'timeout': 3}, 'routers': ['ShopRouter']}"
+        )
+        result = self.manage("test", "--testrunner", "shop.checking_runner.CheckingRunner")
+        self.assertPassed(result, tests=9)
+        self.assertIn(expected, result.stdout)
+
+    def test_django_left_as_found_after_a_failing_run(self):
+        result = self.manage("test", "--testrunner", "shop.checking_runner.CheckingRunner", SHOP_FAIL_CHECKS="1")
+        self.assertFailedWith(result, "RuntimeError: checks exploded on purpose")
+        self.assertIn("'managed': (False, False)", result.stdout)
+        self.assertIn("'replica_name': 'replica.sqlite3'", result.stdout)
+        self.assertIn("'routers': ['ShopRouter']", result.stdout)
+        self.assertEqual(self.files(), [])
+
+
+class MirrorTests(ShopTestCase):
+    def test_mirror_sees_the_primary_writes_and_settings(self):
+        stock = self.manage("test", "checks.test_mirror", "--testrunner", STOCK_RUNNER)
+        self.assertFailedWith(stock, "AssertionError: Lists differ: [] != ['R1']", "AssertionError: {'timeout': 3} != {}")
+        self.assertPassed(self.manage("test", "checks.test_mirror"), tests=2)
+
+    def test_class_declaring_only_the_replica_never_touches_the_real_database(self):
+        real_default = self.db_dir / "default.sqlite3"
+        migrate = self.manage("migrate", "--database", "default", "-v", "0")
+        self.assertEqual(migrate.returncode, 0, migrate)
+        count = "SELECT COUNT(*) FROM orders_order"
+
+        stock = self.manage("test", "checks.test_replica_only", "--testrunner", STOCK_RUNNER)
+        self.assertEqual(stock.returncode, 0, stock)
+        self.assertEqual(sqlite_rows(real_default, count), [(1,)], "stock Django wrote to the real database")
+        with sqlite3.connect(real_default) as connection:
+            connection.execute("DELETE FROM orders_order")
+        connection.close()
+
+        ours = self.manage("test", "checks.test_replica_only", "-v", "2")
+        self.assertPassed(ours, tests=1)
+        self.assertRegex(ours.stdout, r"default\s+\S*test_default\.sqlite3\s+created")
+        self.assertEqual(sqlite_rows(real_default, count), [(0,)])
+        self.assertEqual(self.files(), ["default.sqlite3"])
+
+
+class InMemoryMirrorTests(ShopTestCase):
+    in_memory = True
+
+    def test_in_memory_mirror_is_not_locked(self):
+        stock = self.manage("test", "checks.test_mirror", "--testrunner", STOCK_RUNNER)
+        self.assertFailedWith(stock, "database table is locked")
+        self.assertPassed(self.manage("test", "checks.test_mirror"), tests=2)
+
+    def test_whole_suite_in_memory(self):
+        result = self.manage("test")
+        self.assertPassed(result, tests=9)
+        self.assertRegex(result.stdout, r"default_RO\s+\(in memory\)\s+mirror of default")
+        self.assertEqual(self.files(), [])
+
+
+class AllAliasesTests(ShopTestCase):
+    def test_all_with_class_level_feature_skip(self):
+        stock = self.manage("test", "checks.test_all_aliases", "--testrunner", STOCK_RUNNER)
+        self.assertFailedWith(stock, "ValueError: skipUnlessDBFeature cannot be used on")
+        self.assertPassed(self.manage("test", "checks.test_all_aliases"), tests=1)
+
+
+class LegacyTablesTests(ShopTestCase):
+    def test_unmanaged_models_get_tables(self):
+        stock = self.manage("test", "checks.test_legacy", "--testrunner", STOCK_RUNNER)
+        self.assertFailedWith(stock, "no such table: ACCOUNTS")
+        self.assertPassed(self.manage("test", "checks.test_legacy"), tests=1)
+
+    def test_no_managed_legacy_leaves_them_alone(self):
+        result = self.manage("test", "checks.test_legacy", "--no-managed-legacy", "-v", "2")
+        self.assertFailedWith(result, "no such table: ACCOUNTS")
+        self.assertRegex(result.stdout, r"crm\s+\S*test_crm\.sqlite3\s+created\s+-")
+
+    def test_setting_turns_them_off_and_the_flag_back_on(self):
+        setting = '{"MANAGED_LEGACY": false}'
+        self.assertFailedWith(self.manage("test", "checks.test_legacy", SHOP_MULTIDB_RUNNER=setting), "no such table")
+        result = self.manage("test", "checks.test_legacy", "--managed-legacy", SHOP_MULTIDB_RUNNER=setting)
+        self.assertPassed(result, tests=1)
+
+    def test_keepdb_twice_keeps_legacy_tables(self):
+        first = self.manage("test", "--keepdb", "-v", "2")
+        self.assertPassed(first, tests=9)
+        self.assertRegex(first.stdout, r"crm\s+\S+\s+kept \(--keepdb\)\s+ACCOUNTS, CONTACTS")
+        test_crm = self.db_dir / "test_crm.sqlite3"
+        self.assertLessEqual({"ACCOUNTS", "CONTACTS", "CONTACTS_accounts_followed"}, sqlite_tables(test_crm))
+        second = self.manage("test", "--keepdb", "-v", "2")
+        self.assertPassed(second, tests=9)
+        # The tables were kept, so none is created the second time.
+        self.assertRegex(second.stdout, r"crm\s+\S+\s+kept \(--keepdb\)\s+-")
+        self.assertEqual(sqlite_rows(test_crm, 'SELECT COUNT(*) FROM "ACCOUNTS"'), [(0,)])
+        self.assertIn("test_crm.sqlite3", self.files())
+
+
+class SelectionTests(ShopTestCase):
+    def test_databases_flag_limits_injection_and_setup(self):
+        label = "checks.test_undeclared.UndeclaredTestCase.test_rolled_back_everywhere"
+        result = self.manage("test", label, "--databases", "default*,crm", "-v", "2")
+        self.assertFailedWith(result, "Database queries to 'tenant_a' are not allowed in this test")
+        self.assertRegex(result.stdout, r"tenant_a\s+-\s+not used")
+        self.assertPassed(self.manage("test", label, "--databases", "tenant_*,crm"), tests=1)
+
+    def test_setting_selects_too(self):
+        label = "checks.test_undeclared.UndeclaredTestCase.test_rolled_back_everywhere"
+        self.assertPassed(self.manage("test", label, SHOP_MULTIDB_RUNNER='{"DATABASES": ["tenant_?", "crm"]}'), tests=1)
+
+
+class ConfigurationErrorTests(ShopTestCase):
+    def test_unknown_alias(self):
+        result = self.manage("test", "--databases", "default,tenant_c")
+        self.assertConfigurationError(
+            result,
+            "--databases: the alias 'tenant_c' matches no alias in settings.DATABASES. "
+            "Configured aliases: crm, default, default_RO, tenant_a, tenant_b.",
+        )
+
+    def test_pattern_matching_nothing(self):
+        result = self.manage("test", "--databases", "shard_*")
+        self.assertConfigurationError(result, "--databases: the pattern 'shard_*' matches no alias")
+
+    def test_empty_selection(self):
+        self.assertConfigurationError(self.manage("test", "--databases", ","), "--databases ',' is not a valid alias list")
+
+    def test_mirror_naming_a_missing_alias(self):
+        result = self.manage("test", SHOP_BAD_MIRROR="primary")
+        self.assertConfigurationError(
+            result, "DATABASES['default_RO']['TEST']['MIRROR'] = 'primary' names an alias that is not in settings"
+        )
+
+    def test_mirror_of_itself(self):
+        result = self.manage("test", SHOP_BAD_MIRROR="default_RO")
+        self.assertConfigurationError(result, "DATABASES['default_RO']['TEST']['MIRROR'] names the alias itself")
+
+    def test_unknown_setting_key(self):
+        result = self.manage("test", SHOP_MULTIDB_RUNNER='{"DATABASE": ["default"]}')
+        self.assertConfigurationError(
+            result, "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. Valid keys: DATABASES, MANAGED_LEGACY."
+        )
+
+    def test_bad_flag_value(self):
+        result = self.manage("test", "--managed-legacy=maybe")
+        self.assertEqual(result.returncode, 2, result)
+        self.assertIn("error: argument --managed-legacy/--no-managed-legacy: ignored explicit argument", result.stderr)
+        self.assertNotIn("Traceback", result.output)
+        self.assertEqual(self.files(), [])
+
+
+class RealDatabaseSafetyTests(ShopTestCase):
+    def make_real_crm(self):
+        real_crm = self.db_dir / "crm.sqlite3"
+        with sqlite3.connect(real_crm) as connection:
+            connection.execute("CREATE TABLE precious (value TEXT)")
+            connection.execute("INSERT INTO precious VALUES ('customer data')")
+        connection.close()
+        return real_crm
+
+    def test_refuses_to_create_a_test_database_over_a_real_one(self):
+        real_crm = self.make_real_crm()
+        result = self.manage("test", "--noinput", SHOP_CLOBBER="1")
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn(
+            "ConfigurationError: Refusing to run: the test database of alias 'tenant_b' "
+            f"('{real_crm}') is the real database of alias 'crm'.",
+            result.stderr,
+        )
+        self.assertNotIn("Traceback", result.output)
+        self.assertEqual(sqlite_rows(real_crm, "SELECT value FROM precious"), [("customer data",)])
+        self.assertEqual(self.files(), ["crm.sqlite3"])
+
+    def test_stock_django_destroys_it(self):
+        real_crm = self.make_real_crm()
+        stock = self.manage(
+            "test", "checks.test_all_aliases", "--noinput", "--testrunner", STOCK_RUNNER, SHOP_CLOBBER="1"
+        )
+        self.assertIn("Destroying old test database for alias 'tenant_b'", stock.output, stock)
+        self.assertFalse(real_crm.exists() and "precious" in sqlite_tables(real_crm), "stock kept the data?")
+
+
+class StockFlagsTests(ShopTestCase):
+    """Every flag of DiscoverRunner still works."""
+
+    def test_shuffle(self):
+        result = self.manage("test", "--shuffle", "7")
+        self.assertPassed(result, tests=9)
+        self.assertIn("Used shuffle seed: 7 (given)", result.output)
+
+    def test_reverse_and_buffer_and_noinput(self):
+        self.assertPassed(self.manage("test", "--reverse", "--buffer", "--noinput"), tests=9)
+
+    def test_name_pattern(self):
+        self.assertPassed(self.manage("test", "-k", "rolled_back"), tests=1)
+
+    def test_tags(self):
+        self.assertPassed(self.manage("test", "--tag", "transactional"), tests=2)
+        self.assertPassed(self.manage("test", "--exclude-tag", "undeclared"), tests=5)
+
+    def test_debug_sql(self):
+        result = self.manage("test", "checks.test_legacy", "--debug-sql", "-v", "2")
+        self.assertPassed(result, tests=1)
+        self.assertIn('INSERT INTO "ACCOUNTS"', result.output)
+
+    def test_pdb_accepted_when_nothing_fails(self):
+        self.assertPassed(self.manage("test", "checks.test_legacy", "--pdb"), tests=1)
+
+    def test_timing(self):
+        result = self.manage("test", "--timing")
+        self.assertPassed(result, tests=9)
+        self.assertIn("Total database setup", result.output)
+        self.assertIn("Creating 'crm'", result.output)
+
+    @unittest.skipIf(sys.version_info < (3, 12), "--durations needs Python 3.12")
+    def test_durations(self):
+        result = self.manage("test", "--durations", "2")
+        self.assertPassed(result, tests=9)
+        self.assertIn("Slowest test durations", result.output)
+
+    def test_labels(self):
+        result = self.manage("test", "checks.test_mirror", "checks.test_legacy.LegacyTablesTests.test_fk_and_m2m")
+        self.assertPassed(result, tests=3)
