@@ -25,11 +25,21 @@ from django.test import SimpleTestCase
 #: The settings that say where and as whom to connect.
 CONNECTION_SETTINGS = ("NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
 
-#: Methods that Django's test classes replace per alias to forbid queries.
-GUARDED_METHODS = frozenset(name for name, _ in SimpleTestCase._disallowed_connection_methods)
+#: Attributes a MirrorConnection always keeps for itself.
+OWN_ATTRIBUTES = frozenset({"alias", "settings_dict"})
 
-#: Attributes a MirrorConnection keeps for itself; all others are the primary's.
-OWN_ATTRIBUTES = frozenset({"alias", "settings_dict"}) | GUARDED_METHODS
+
+def guarded_method_names(connection: BaseDatabaseWrapper) -> frozenset[str]:
+    """
+    Return the connection methods Django's test classes replace to forbid queries.
+
+    Django 6.1 asks the backend's features; 5.2 and 6.0 keep one list on
+    SimpleTestCase.
+    """
+    methods = getattr(connection.features, "disallowed_simple_test_case_connection_methods", None)
+    if methods is None:
+        methods = getattr(SimpleTestCase, "_disallowed_connection_methods", ())
+    return frozenset(name for name, _ in methods)
 
 
 class MirrorConnection:
@@ -45,6 +55,7 @@ class MirrorConnection:
 
     def __init__(self, primary: BaseDatabaseWrapper, alias: str, settings_dict: dict[str, Any]) -> None:
         object.__setattr__(self, "_primary", primary)
+        object.__setattr__(self, "_guarded", guarded_method_names(primary))
         object.__setattr__(self, "alias", alias)
         object.__setattr__(self, "settings_dict", settings_dict)
 
@@ -54,19 +65,22 @@ class MirrorConnection:
 
     def __getattr__(self, name: str) -> Any:
         primary = object.__getattribute__(self, "_primary")
-        if name in GUARDED_METHODS:
+        if name in object.__getattribute__(self, "_guarded"):
             # The primary's guard, if any, speaks for the primary alias only.
             return getattr(type(primary), name).__get__(primary)
         return getattr(primary, name)
 
+    def _is_own(self, name: str) -> bool:
+        return name in OWN_ATTRIBUTES or name in object.__getattribute__(self, "_guarded")
+
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in OWN_ATTRIBUTES:
+        if self._is_own(name):
             object.__setattr__(self, name, value)
         else:
             setattr(object.__getattribute__(self, "_primary"), name, value)
 
     def __delattr__(self, name: str) -> None:
-        if name in OWN_ATTRIBUTES:
+        if self._is_own(name):
             object.__delattr__(self, name)
         else:
             delattr(object.__getattribute__(self, "_primary"), name)

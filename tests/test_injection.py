@@ -104,20 +104,22 @@ class DatabasesInjectorTests(UnitTestCase):
 
 class SkipDecoratorTests(UnitTestCase):
     def test_class_level_feature_skip_on_all(self):
+        features = connections["default"].features
+        missing = next(name for name in dir(features) if name.startswith("supports_") and getattr(features, name) is False)
         with all_aliases_skip_decorators():
 
             @skipUnlessDBFeature("supports_transactions")
             class Supported(TestCase):
                 databases = "__all__"
 
-            @skipUnlessDBFeature("this_feature_does_not_exist")
+            @skipUnlessDBFeature(missing)
             class Unsupported(TestCase):
                 databases = "__all__"
 
         self.assertEqual(Supported.databases, "__all__")
         self.assertFalse(Supported.__unittest_skip__)
         self.assertTrue(Unsupported.__unittest_skip__)
-        self.assertEqual(Unsupported.__unittest_skip_why__, "Database doesn't support feature(s): this_feature_does_not_exist")
+        self.assertEqual(Unsupported.__unittest_skip_why__, f"Database doesn't support feature(s): {missing}")
 
     def test_patch_is_undone(self):
         from django.test import testcases
