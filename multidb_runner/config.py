@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,12 @@ DEFAULTS: dict[str, Any] = {
     "DATABASES": None,
     # Create and flush tables of ``managed = False`` models during the run.
     "MANAGED_LEGACY": True,
+    # Seconds one test class may run in a parallel worker before the run is
+    # stopped as hung. None waits forever.
+    "WORKER_TIMEOUT": 3600,
+    # How parallel workers start: "fork", "spawn" or "forkserver". None keeps
+    # Python's default for the platform.
+    "START_METHOD": None,
 }
 
 
@@ -36,6 +43,8 @@ class RunnerConfig:
 
     database_patterns: tuple[str, ...] | None
     managed_legacy: bool
+    worker_timeout: float | None = DEFAULTS["WORKER_TIMEOUT"]
+    start_method: str | None = None
 
 
 def split_alias_list(value: str) -> tuple[str, ...]:
@@ -89,8 +98,28 @@ def database_patterns_from_setting(value: Any) -> tuple[str, ...] | None:
     )
 
 
+def worker_timeout_from(value: Any, source: str) -> float | None:
+    """Validate a worker timeout: None, or a positive number of seconds."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if isinstance(value, bool) or not seconds > 0:
+        raise ConfigurationError(
+            f"{source} = {value!r} is not valid: give a positive number of seconds "
+            "(or None in the setting to wait forever)."
+        )
+    return seconds
+
+
 def build_config(
-    *, databases: str | Sequence[str] | None = None, managed_legacy: bool | None = None
+    *,
+    databases: str | Sequence[str] | None = None,
+    managed_legacy: bool | None = None,
+    worker_timeout: float | str | None = None,
+    start_method: str | None = None,
 ) -> RunnerConfig:
     """Merge command-line options over the setting; flags win."""
     setting = read_setting()
@@ -107,4 +136,27 @@ def build_config(
                 f"settings.{SETTING_NAME}['MANAGED_LEGACY'] = {managed_legacy!r} is not "
                 "valid: use True or False."
             )
-    return RunnerConfig(database_patterns=patterns, managed_legacy=managed_legacy)
+    if worker_timeout is None:
+        timeout = worker_timeout_from(setting["WORKER_TIMEOUT"], f"settings.{SETTING_NAME}['WORKER_TIMEOUT']")
+    else:
+        timeout = worker_timeout_from(worker_timeout, "--worker-timeout")
+    if start_method is None:
+        method = start_method_from(setting["START_METHOD"], f"settings.{SETTING_NAME}['START_METHOD']")
+    else:
+        method = start_method_from(start_method, "--start-method")
+    return RunnerConfig(
+        database_patterns=patterns, managed_legacy=managed_legacy, worker_timeout=timeout, start_method=method
+    )
+
+
+def start_method_from(value: Any, source: str) -> str | None:
+    """Validate a multiprocessing start method available on this platform."""
+    if value is None:
+        return None
+    available = multiprocessing.get_all_start_methods()
+    if value not in available:
+        raise ConfigurationError(
+            f"{source} = {value!r} is not valid: use one of {', '.join(available)} "
+            "(the start methods of this platform)."
+        )
+    return str(value)

@@ -3,9 +3,10 @@ Create and destroy the test databases of a ``DatabasePlan``.
 
 Adapted from ``django.test.utils.setup_databases`` and ``teardown_databases``.
 The differences: the steps run in the plan's order, a hook prepares each
-database (legacy tables) before it is cloned for parallel workers,
-serialization waits until every database and mirror is ready, and a failure
-half-way destroys what was already created instead of leaving it behind.
+database right after its migrations (legacy tables, then the clones for
+parallel workers), serialization waits until every database and mirror is
+ready, and a failure half-way destroys what was already created instead of
+leaving it behind. Clones are made and destroyed by ``clones``.
 """
 
 from __future__ import annotations
@@ -44,15 +45,14 @@ def create_test_databases(
     verbosity: int,
     interactive: bool,
     keepdb: bool = False,
-    parallel: int = 0,
     time_keeper: Any = None,
     prepare_database: Callable[[str], None] | None = None,
 ) -> OldConfig:
     """
     Create every test database of ``plan`` and point sharing aliases at it.
 
-    ``prepare_database(alias)`` runs after each database is migrated and
-    before it is cloned. Return Django's ``old_config`` for teardown.
+    ``prepare_database(alias)`` runs after each database is migrated.
+    Return Django's ``old_config`` for teardown.
     """
     time_keeper = time_keeper or NullTimeKeeper()
     old_config: OldConfig = []
@@ -64,9 +64,6 @@ def create_test_databases(
                 create_test_db(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
             if prepare_database is not None:
                 prepare_database(first)
-            for index in range(parallel if parallel > 1 else 0):
-                with time_keeper.timed(f"  Cloning '{first}'"):
-                    connection.creation.clone_test_db(suffix=str(index + 1), verbosity=verbosity, keepdb=keepdb)
             for alias in aliases[1:]:
                 other = connections[alias]
                 old_config.append((other, other.settings_dict["NAME"], False))
@@ -74,7 +71,7 @@ def create_test_databases(
     except BaseException:
         # Leave nothing behind: destroy what this call created, then re-raise.
         try:
-            destroy_test_databases(old_config, verbosity=verbosity, parallel=parallel, keepdb=keepdb)
+            destroy_test_databases(old_config, verbosity=verbosity, keepdb=keepdb)
         except Exception:
             pass
         raise
@@ -93,9 +90,9 @@ def serialize_test_databases(aliases: Iterable[str]) -> None:
         connection._test_serialized_contents = connection.creation.serialize_db_to_string()  # type: ignore[attr-defined]
 
 
-def destroy_test_databases(old_config: OldConfig, *, verbosity: int, parallel: int = 0, keepdb: bool = False) -> None:
+def destroy_test_databases(old_config: OldConfig, *, verbosity: int, keepdb: bool = False) -> None:
     """
-    Destroy the created databases and their clones; restore every alias's NAME.
+    Destroy the created databases; restore every alias's NAME.
 
     Unlike stock Django, aliases that shared another alias's test database get
     their own NAME back too.
@@ -104,8 +101,6 @@ def destroy_test_databases(old_config: OldConfig, *, verbosity: int, parallel: i
     for connection, old_name, destroy in old_config:
         try:
             if destroy:
-                for index in range(parallel if parallel > 1 else 0):
-                    connection.creation.destroy_test_db(suffix=str(index + 1), verbosity=verbosity, keepdb=keepdb)
                 connection.creation.destroy_test_db(old_name, verbosity, keepdb)
             else:
                 connection.close()

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import signal
 import unittest
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
+from django.core.management.base import CommandError
 from django.db import connections
-from django.test.runner import DiscoverRunner
+from django.test.runner import DiscoverRunner, ParallelTestSuite
 
 from . import legacy
 from .aliases import resolve_mirrors, select_aliases
+from .clones import WorkerClones
 from .config import RunnerConfig, build_config
 from .databases import OldConfig, create_test_databases, destroy_test_databases, serialize_test_databases
 from .injection import DatabasesInjector, all_aliases_skip_decorators, test_classes, used_aliases
 from .mirrors import MirrorSharing
+from .parallel import MultiDBParallelTestSuite
 from .plan import AliasSettings, DatabasePlan, build_plan
 from .safety import check_test_databases_are_not_real, database_identity
+from .workers import WorkerState, class_key
+
+
+class TestRunInterrupted(CommandError):
+    """The run was stopped with Ctrl-C: it fails, whatever the tests did."""
 
 
 def display_name(alias: str) -> str:
@@ -37,19 +47,29 @@ class MultiDBRunner(DiscoverRunner):
     Test classes that keep Django's default ``databases`` may use every alias
     (or the ``--databases`` selection); mirrors read their primary's data;
     ``managed = False`` models get tables; a test database is never created
-    over a real one.
+    over a real one; parallel workers each get their own clone of every
+    database, whatever the start method.
     """
+
+    parallel_test_suite = MultiDBParallelTestSuite
 
     def __init__(
         self,
         *args: Any,
         databases: str | Sequence[str] | None = None,
         managed_legacy: bool | None = None,
+        worker_timeout: float | str | None = None,
+        start_method: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.database_selection = databases
         self.managed_legacy = managed_legacy
+        self.worker_timeout = worker_timeout
+        self.start_method = start_method
+        self.interrupted = False
+        self.clones: WorkerClones | None = None
+        self.legacy_router: legacy.LegacyTablesRouter | None = None
         self.config: RunnerConfig | None = None
         self.mirrors: dict[str, str] = {}
         self.plan: DatabasePlan | None = None
@@ -82,6 +102,22 @@ class MultiDBRunner(DiscoverRunner):
                 "databases (default), or leave them alone with --no-managed-legacy."
             ),
         )
+        parser.add_argument(
+            "--worker-timeout",
+            metavar="SECONDS",
+            help=(
+                "With --parallel, the seconds one test class may run in a worker "
+                "before the run is stopped as hung (default: 3600)."
+            ),
+        )
+        parser.add_argument(
+            "--start-method",
+            metavar="METHOD",
+            help=(
+                "With --parallel, how workers start: fork, spawn or forkserver "
+                "(default: Python's default for the platform)."
+            ),
+        )
 
     # Configuration -------------------------------------------------------
 
@@ -92,12 +128,19 @@ class MultiDBRunner(DiscoverRunner):
         Checks the ``MULTIDB_RUNNER`` setting, the ``--databases`` selection
         and every ``TEST['MIRROR']``.
         """
-        config = build_config(databases=self.database_selection, managed_legacy=self.managed_legacy)
+        config = build_config(
+            databases=self.database_selection,
+            managed_legacy=self.managed_legacy,
+            worker_timeout=self.worker_timeout,
+            start_method=self.start_method,
+        )
         select_aliases(config.database_patterns, connections)
         self.mirrors = resolve_mirrors(
             {alias: connections[alias].settings_dict["TEST"].get("MIRROR") for alias in connections}
         )
         self.config = config
+        if config.start_method is not None:
+            multiprocessing.set_start_method(config.start_method, force=True)
         return config
 
     # DiscoverRunner steps -------------------------------------------------
@@ -107,8 +150,49 @@ class MultiDBRunner(DiscoverRunner):
         self.load_configuration()
         try:
             return super().run_tests(test_labels, **kwargs)
+        except KeyboardInterrupt:
+            raise self.interruption() from None
         finally:
             self.restore_run_state()
+
+    def interruption(self) -> TestRunInterrupted:
+        """Return the error that ends an interrupted run."""
+        return TestRunInterrupted(
+            "The test run was interrupted (Ctrl-C); it is reported as failed. "
+            "Test databases were destroyed unless --keepdb was given.",
+            returncode=130,
+        )
+
+    def setup_test_environment(self, **kwargs: Any) -> None:
+        super().setup_test_environment(**kwargs)
+        self.watch_for_interrupt()
+
+    def watch_for_interrupt(self) -> None:
+        """
+        Remember a Ctrl-C, then let unittest's handler stop the run as usual.
+
+        unittest's first Ctrl-C only stops the run after the current test and
+        the run then ends with "OK"; and during database setup it does
+        nothing at all. The runner checks this flag between steps instead.
+        """
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_interrupt(signum: int, frame: Any) -> None:
+            self.interrupted = True
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                raise KeyboardInterrupt
+
+        try:
+            signal.signal(signal.SIGINT, on_interrupt)
+        except ValueError:  # not the main thread: leave signals alone
+            return
+
+    def check_interrupted(self) -> None:
+        """Stop now if Ctrl-C was pressed since the run started."""
+        if self.interrupted:
+            raise KeyboardInterrupt
 
     def build_suite(self, test_labels: Sequence[str] | None = None, **kwargs: Any) -> unittest.TestSuite:
         suite = super().build_suite(test_labels, **kwargs)
@@ -170,19 +254,35 @@ class MultiDBRunner(DiscoverRunner):
         self.check_safety(plan)
         legacy_models = self.setup_legacy_models(plan)
 
+        if self.parallel > 1:
+            self.clones = WorkerClones(
+                workers=self.parallel,
+                start_method=multiprocessing.get_start_method(),
+                verbosity=self.verbosity,
+                keepdb=self.keepdb,
+            )
+
         def prepare_database(alias: str) -> None:
+            self.check_interrupted()
             if legacy_models.get(alias):
                 plan.legacy_tables[alias] = legacy.create_legacy_tables(connections[alias], legacy_models[alias])
+            if self.clones is not None:
+                with self.time_keeper.timed(f"  Cloning '{alias}'"):
+                    self.clones.clone(alias)
+            self.check_interrupted()
 
-        old_config = create_test_databases(
-            plan,
-            verbosity=self.verbosity,
-            interactive=self.interactive,
-            keepdb=self.keepdb,
-            parallel=self.parallel,
-            time_keeper=self.time_keeper,
-            prepare_database=prepare_database,
-        )
+        try:
+            old_config = create_test_databases(
+                plan,
+                verbosity=self.verbosity,
+                interactive=self.interactive,
+                keepdb=self.keepdb,
+                time_keeper=self.time_keeper,
+                prepare_database=prepare_database,
+            )
+        except BaseException:
+            self.destroy_clones(quietly=True)
+            raise
         try:
             self.mirror_sharing.install(plan.mirrors)
             serialize_test_databases(
@@ -193,12 +293,24 @@ class MultiDBRunner(DiscoverRunner):
             if self.debug_sql:
                 for alias in connections:
                     connections[alias].force_debug_cursor = True
+            self.check_interrupted()
         except BaseException:
             self.mirror_sharing.restore()
-            destroy_test_databases(old_config, verbosity=self.verbosity, parallel=self.parallel, keepdb=self.keepdb)
+            self.destroy_clones(quietly=True)
+            destroy_test_databases(old_config, verbosity=self.verbosity, keepdb=self.keepdb)
             raise
         self.log_plan(plan)
         return old_config
+
+    def destroy_clones(self, quietly: bool = False) -> None:
+        """Destroy the workers' clones, if any were made."""
+        if self.clones is None:
+            return
+        try:
+            self.clones.destroy()
+        except Exception:
+            if not quietly:
+                raise
 
     def setup_legacy_models(self, plan: DatabasePlan) -> dict[str, list[legacy.ModelType]]:
         """
@@ -224,16 +336,61 @@ class MultiDBRunner(DiscoverRunner):
             models = by_database.setdefault(database_of[alias], [])
             models.extend(model for model in found if model not in models)
         routed = {alias: by_database[first] for alias, first in database_of.items() if first in by_database}
-        self.run_stack.enter_context(legacy.router_installed(legacy.LegacyTablesRouter(routed)))
+        self.legacy_router = legacy.LegacyTablesRouter(routed)
+        self.run_stack.enter_context(legacy.router_installed(self.legacy_router))
         return by_database
 
     def log_plan(self, plan: DatabasePlan) -> None:
         """Print the database plan (verbosity 1 and up)."""
         self.log("Database plan:\n" + plan.format())
 
+    # Parallel runs -----------------------------------------------------------
+
+    def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> Any:
+        self.check_interrupted()
+        if isinstance(suite, MultiDBParallelTestSuite):
+            suite.worker_state = self.worker_state(suite)
+            assert self.config is not None
+            suite.timeout = self.config.worker_timeout
+            # Workers must not share the main process's open sockets.
+            connections.close_all()
+        result = super().run_suite(suite, **kwargs)
+        self.check_interrupted()
+        return result
+
+    def worker_state(self, suite: ParallelTestSuite) -> WorkerState:
+        """Collect what a worker needs to repeat this process's setup."""
+        assert self.plan is not None
+        process_setup = getattr(suite, "process_setup", None)
+        process_setup = getattr(process_setup, "__func__", process_setup)
+        return WorkerState(
+            start_method=multiprocessing.get_start_method(),
+            workers=suite.processes,
+            debug_mode=self.debug_mode,
+            settings={alias: dict(connections[alias].settings_dict) for alias in connections},
+            serialized={
+                alias: connections[alias]._test_serialized_contents  # type: ignore[attr-defined]
+                for alias in self.plan.primaries
+                if hasattr(connections[alias], "_test_serialized_contents")
+            },
+            creations=self.plan.creations,
+            mirrors=self.plan.mirrors,
+            snapshots=dict(self.clones.snapshots) if self.clones else {},
+            managed_models=[(m._meta.app_label, m._meta.model_name or "") for m in self.managed_flip.flipped],
+            legacy_routes=set(self.legacy_router.allowed) if self.legacy_router else set(),
+            class_databases={
+                class_key(cls): cls.databases for cls in (self.injector.originals if self.injector else ())
+            },
+            process_setup=None if process_setup is ParallelTestSuite.process_setup else process_setup,
+            process_setup_args=tuple(getattr(suite, "process_setup_args", ())),
+        )
+
     def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:
         self.mirror_sharing.restore()
-        destroy_test_databases(old_config, verbosity=self.verbosity, parallel=self.parallel, keepdb=self.keepdb)
+        try:
+            self.destroy_clones()
+        finally:
+            destroy_test_databases(old_config, verbosity=self.verbosity, keepdb=self.keepdb)
 
     def restore_run_state(self) -> None:
         """Undo every change the run made to Django: classes, models, routers, mirrors."""

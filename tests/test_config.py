@@ -10,7 +10,9 @@ class BuildConfigTests(SimpleTestCase):
         config = build_config()
         self.assertIsNone(config.database_patterns)
         self.assertTrue(config.managed_legacy)
-        self.assertEqual(set(DEFAULTS), {"DATABASES", "MANAGED_LEGACY"})
+        self.assertEqual(config.worker_timeout, 3600)
+        self.assertIsNone(config.start_method)
+        self.assertEqual(set(DEFAULTS), {"DATABASES", "MANAGED_LEGACY", "WORKER_TIMEOUT", "START_METHOD"})
 
     @override_settings(MULTIDB_RUNNER={"DATABASES": ["default", "other"], "MANAGED_LEGACY": False})
     def test_setting_is_read_when_needed(self):
@@ -28,7 +30,8 @@ class BuildConfigTests(SimpleTestCase):
     def test_unknown_key(self):
         with self.assertRaisesMessage(
             ConfigurationError,
-            "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. Valid keys: DATABASES, MANAGED_LEGACY.",
+            "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
+            "Valid keys: DATABASES, MANAGED_LEGACY, START_METHOD, WORKER_TIMEOUT.",
         ):
             build_config()
 
@@ -51,3 +54,21 @@ class BuildConfigTests(SimpleTestCase):
         for value in ("", "default,,other", " , "):
             with self.subTest(value=value), self.assertRaisesMessage(ConfigurationError, "is not a valid alias list"):
                 build_config(databases=value)
+
+    @override_settings(MULTIDB_RUNNER={"WORKER_TIMEOUT": None, "START_METHOD": "spawn"})
+    def test_worker_settings(self):
+        config = build_config()
+        self.assertIsNone(config.worker_timeout)
+        self.assertEqual(config.start_method, "spawn")
+        self.assertEqual(build_config(worker_timeout="2.5", start_method="forkserver").worker_timeout, 2.5)
+
+    def test_bad_worker_timeout(self):
+        for value in ("0", "-1", "soon"):
+            with self.subTest(value=value), self.assertRaisesMessage(
+                ConfigurationError, f"--worker-timeout = {value!r} is not valid: give a positive number of seconds"
+            ):
+                build_config(worker_timeout=value)
+
+    def test_bad_start_method(self):
+        with self.assertRaisesMessage(ConfigurationError, "--start-method = 'thread' is not valid: use one of fork"):
+            build_config(start_method="thread")

@@ -214,7 +214,9 @@ class ConfigurationErrorTests(ShopTestCase):
     def test_unknown_setting_key(self):
         result = self.manage("test", SHOP_MULTIDB_RUNNER='{"DATABASE": ["default"]}')
         self.assertConfigurationError(
-            result, "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. Valid keys: DATABASES, MANAGED_LEGACY."
+            result,
+            "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
+            "Valid keys: DATABASES, MANAGED_LEGACY, START_METHOD, WORKER_TIMEOUT.",
         )
 
     def test_bad_flag_value(self):

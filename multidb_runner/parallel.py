@@ -1,0 +1,143 @@
+"""
+Run test classes in worker processes, and always come back with an answer.
+
+Django's ParallelTestSuite hands classes to a ``multiprocessing.Pool``: a
+worker that dies is silently replaced and its class is never reported (the
+run hangs), a worker that hangs hangs the run, and Ctrl-C ends with "OK".
+Here a ``ProcessPoolExecutor`` runs at most one class per worker at a time,
+so the main process knows what each worker is doing: a dead worker, a class
+that outlives the timeout, or a result that cannot be sent back is reported
+as an error of those tests, and the run fails.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from django.test.runner import ParallelTestSuite
+
+from . import workers
+from .workers import WorkerState
+
+
+class WorkerProblem(Exception):
+    """A worker could not report the result of some tests."""
+
+
+class MultiDBParallelTestSuite(ParallelTestSuite):
+    """Django's ParallelTestSuite, run by a pool that notices dead and hung workers."""
+
+    #: Set by the runner once the databases are set up.
+    worker_state: WorkerState | None = None
+    #: Seconds one test class may run in a worker before the run is stopped.
+    timeout: float | None = None
+    #: How often the main process looks at its workers, in seconds.
+    poll_interval = 0.2
+
+    def run(self, result: Any) -> Any:  # noqa: C901 - one loop, several outcomes
+        state = self.worker_state
+        if state is None:
+            raise RuntimeError("MultiDBParallelTestSuite.worker_state was not set by the runner.")
+        context = multiprocessing.get_context(state.start_method)
+        counter = context.Value(ctypes.c_int, 0)
+        # Don't buffer in the main process to avoid error propagation issues.
+        result.buffer = False
+        pending = list(enumerate(self.subsuites))
+        running: dict[Future[tuple[int, list[Any]]], tuple[int, float]] = {}
+        executor = ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=context,
+            initializer=workers.init_worker,
+            initargs=(counter, state),
+        )
+        clean_exit = False
+        try:
+            while (pending or running) and not result.shouldStop:
+                while pending and len(running) < self.processes:
+                    index, subsuite = pending.pop(0)
+                    args = (self.runner_class, index, subsuite, self.failfast, self.buffer)
+                    running[executor.submit(workers.run_subsuite, args)] = (index, time.monotonic())
+                done, _ = wait(running, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index, _ = running.pop(future)
+                    try:
+                        _, events = future.result()
+                    except BrokenProcessPool:
+                        running[future] = (index, 0.0)
+                        self.report_broken_pool(result, running, executor, counter.value)
+                        return result
+                    except Exception as exc:
+                        self.report_problem(result, index, f"its results could not be sent back: {exc!r}")
+                    else:
+                        tests = list(self.subsuites[index])
+                        for event in events:
+                            self.handle_event(result, tests, event)
+                if self.timeout is not None:
+                    now = time.monotonic()
+                    late = [index for index, started in running.values() if now - started > self.timeout]
+                    if late:
+                        for index in late:
+                            self.report_problem(
+                                result, index, f"it did not finish within {self.timeout:g} seconds (hung worker)"
+                            )
+                        self.report_not_run(result, [i for i, _ in running.values() if i not in late])
+                        result.stop()
+                        return result
+            clean_exit = True
+        finally:
+            if clean_exit and not result.shouldStop:
+                executor.shutdown(wait=True)
+            else:
+                self.kill_workers(executor)
+        return result
+
+    def describe(self, index: int) -> str:
+        """Name the test class of subsuite ``index``."""
+        tests = list(self.subsuites[index])
+        return type(tests[0]).__qualname__ if tests else f"subsuite {index}"
+
+    def report_problem(self, result: Any, index: int, why: str) -> None:
+        """Report every test of subsuite ``index`` as an error, saying why."""
+        error = WorkerProblem(f"Tests of {self.describe(index)} were not reported by their worker: {why}.")
+        for test in self.subsuites[index]:
+            result.addError(test, (WorkerProblem, error, None))
+
+    def report_not_run(self, result: Any, indexes: list[int]) -> None:
+        """Report the classes that were running when the run had to stop."""
+        for index in indexes:
+            self.report_problem(result, index, "the run was stopped because another worker failed")
+
+    def report_broken_pool(
+        self, result: Any, running: dict[Any, tuple[int, float]], executor: ProcessPoolExecutor, started: int
+    ) -> None:
+        """A worker process died: report what it may have been running and stop."""
+        exit_codes = sorted(
+            {process.exitcode for process in getattr(executor, "_processes", {}).values() if process.exitcode}
+        )
+        how = f" (exit code {', '.join(map(str, exit_codes))})" if exit_codes else ""
+        if started <= 0:
+            why = f"a worker process failed to start{how}; see the worker's traceback above"
+        else:
+            why = f"a worker process died{how} while running them"
+        for index, _ in running.values():
+            self.report_problem(result, index, why)
+        sys.stderr.write(f"\nA parallel test worker died{how}; stopping the run.\n")
+        result.stop()
+
+    @staticmethod
+    def kill_workers(executor: ProcessPoolExecutor) -> None:
+        """Stop every worker now, whatever it is doing."""
+        for process in list(getattr(executor, "_processes", {}).values()):
+            if process.is_alive():
+                process.kill()
+        executor.shutdown(wait=True, cancel_futures=True)
+
+    def __iter__(self) -> Any:
+        return iter(self.subsuites)
+

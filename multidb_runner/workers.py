@@ -1,0 +1,185 @@
+"""
+What runs inside a parallel worker: re-apply the run, switch to the clones.
+
+Under spawn and forkserver a worker starts from a fresh interpreter and
+re-imports everything, so whatever the runner changed in the main process
+(``databases`` on test classes, ``managed`` on legacy models, the legacy
+router, mirrors sharing their primary's connection, the skip decorator fix)
+is lost unless it is applied again here. Under fork it is inherited, and
+applying it again is harmless. Then every alias is pointed at this worker's
+clone, mirrors included: a mirror reads its primary's clone, through the
+primary's connection.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import unittest
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.db import connections
+
+from .clones import is_in_memory
+from .injection import all_aliases_skip_decorators, test_classes
+from .legacy import LegacyTablesRouter, router_installed
+from .mirrors import CONNECTION_SETTINGS, MirrorSharing
+
+#: The worker's number, from 1 to the number of workers.
+worker_id = 0
+#: What the main process sent; set once per worker by init_worker().
+worker_state: WorkerState | None = None
+#: What the worker changes for its whole life (it ends with the process).
+worker_changes = ExitStack()
+
+
+def class_key(cls: type) -> str:
+    """Name a test class the same way in every process."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+@dataclass
+class WorkerState:
+    """Everything a worker needs to repeat the main process's setup (picklable)."""
+
+    start_method: str
+    workers: int
+    debug_mode: bool
+    #: alias -> settings_dict after setup (test names, mirrors' primaries).
+    settings: dict[str, dict[str, Any]]
+    #: alias -> serialized contents for serialized_rollback.
+    serialized: dict[str, str]
+    #: Django's plan: (first alias, aliases sharing its test database).
+    creations: list[tuple[str, list[str]]]
+    #: mirror -> primary.
+    mirrors: dict[str, str]
+    #: alias -> snapshot file of an in-memory database (spawn/forkserver).
+    snapshots: dict[str, str]
+    #: (app_label, model_name) of the models treated as managed.
+    managed_models: list[tuple[str, str]]
+    #: The legacy router's (alias, app_label, model_name) triples.
+    legacy_routes: set[tuple[str, str, str]]
+    #: class_key -> the ``databases`` the runner gave that class.
+    class_databases: dict[str, frozenset[str]]
+    process_setup: Callable[..., Any] | None = None
+    process_setup_args: tuple[Any, ...] = field(default_factory=tuple)
+
+
+def init_worker(counter: Any, state: WorkerState) -> None:
+    """
+    Prepare a new worker process (the pool's initializer).
+
+    Adapted from ``django.test.runner._init_worker``; forkserver is treated
+    like spawn on every Django version, and the worker number wraps so that a
+    replacement worker still gets an existing clone (Django ticket #27734).
+    """
+    global worker_id, worker_state
+    with counter.get_lock():
+        counter.value += 1
+        worker_id = (counter.value - 1) % state.workers + 1
+    worker_state = state
+    # Ctrl-C is the main process's to handle: it stops the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if state.start_method != "fork":
+        reapply_run(state)
+    switch_to_worker_databases(state, worker_id)
+
+
+def reapply_run(state: WorkerState) -> None:
+    """Repeat, in a fresh interpreter, what the runner did in the main process."""
+    import django
+    from django.test.utils import setup_test_environment
+
+    if state.process_setup is not None:
+        state.process_setup(*state.process_setup_args)
+    # Before any test module is imported (when the tests are unpickled).
+    worker_changes.enter_context(all_aliases_skip_decorators())
+    django.setup()
+    setup_test_environment(debug=state.debug_mode)
+    for alias, settings_dict in state.settings.items():
+        connections[alias].settings_dict.update(settings_dict)
+        if alias in state.serialized:
+            connections[alias]._test_serialized_contents = state.serialized[alias]  # type: ignore[attr-defined]
+    for app_label, model_name in state.managed_models:
+        apps.get_model(app_label, model_name)._meta.managed = True
+    if state.legacy_routes:
+        legacy_router = LegacyTablesRouter({})
+        legacy_router.allowed = set(state.legacy_routes)
+        worker_changes.enter_context(router_installed(legacy_router))
+
+
+def worker_settings(alias: str, worker: int, state: WorkerState) -> dict[str, Any]:
+    """
+    Return the settings that point ``alias`` at worker ``worker``'s clone.
+
+    In-memory SQLite under fork keeps the inherited copy (nothing changes);
+    under spawn and forkserver it is loaded from the main process's snapshot
+    into a shared-cache in-memory database of this worker.
+    """
+    connection = connections[alias]
+    if is_in_memory(connection):
+        if alias not in state.snapshots:
+            return {}
+        name = f"file:memorydb_{alias}_{worker}?mode=memory&cache=shared"
+        load_snapshot(state.snapshots[alias], name)
+        return {"NAME": name}
+    clone: dict[str, Any] = connection.creation.get_test_db_clone_settings(str(worker))
+    return {key: clone[key] for key in CONNECTION_SETTINGS if key in clone}
+
+
+def load_snapshot(path: str, name: str) -> None:
+    """Copy the snapshot at ``path`` into the in-memory database ``name``."""
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    target = sqlite3.connect(name, uri=True)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+    # Keep one connection open for the life of the worker: a shared-cache
+    # in-memory database lives only while some connection holds it.
+    _keep_alive.append(target)
+
+
+_keep_alive: list[sqlite3.Connection] = []
+
+
+def switch_to_worker_databases(state: WorkerState, worker: int) -> None:
+    """Point every alias at this worker's clone; mirrors at their primary's clone."""
+    for first, aliases in state.creations:
+        connection = connections[first]
+        updates = worker_settings(first, worker, state)
+        if not updates:
+            continue
+        connection.close()
+        connection.settings_dict.update(updates)
+        for alias in aliases[1:]:
+            connections[alias].close()
+            connections[alias].settings_dict.update(updates)
+    sharing = MirrorSharing()
+    sharing.install(state.mirrors)
+
+
+def apply_class_databases(suite: unittest.TestSuite, class_databases: Mapping[str, frozenset[str]]) -> None:
+    """Give each test class of ``suite`` the ``databases`` the runner gave it."""
+    for cls in test_classes(suite):
+        databases = class_databases.get(class_key(cls))
+        if databases is not None:
+            cls.databases = databases  # type: ignore[assignment]
+
+
+def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any]]:
+    """
+    Run one test class in this worker and return its events.
+
+    Adapted from ``django.test.runner._run_subsuite``.
+    """
+    runner_class, subsuite_index, subsuite, failfast, buffer = args
+    if worker_state is not None:
+        apply_class_databases(subsuite, worker_state.class_databases)
+    runner = runner_class(failfast=failfast, buffer=buffer)
+    result = runner.run(subsuite)
+    return subsuite_index, result.events
