@@ -28,14 +28,16 @@ class DatabaseIdentity:
     name: str
 
 
-def database_identity(vendor: str, settings_dict: Mapping[str, object], name: str) -> DatabaseIdentity | None:
+def database_identity(vendor: str, settings_dict: Mapping[str, object], name: object) -> DatabaseIdentity | None:
     """
     Return the identity of database ``name`` on the server of ``settings_dict``.
 
     Local host spellings are folded together and default ports filled in, so
     that a doubt counts as the same database. In-memory SQLite databases have
-    no identity (None): they cannot hold real data.
+    no identity (None): they cannot hold real data. ``name`` may be a path
+    object, as in ``BASE_DIR / "db.sqlite3"``.
     """
+    name = os.fspath(name) if isinstance(name, os.PathLike) else str(name or "")
     if vendor == "sqlite":
         if not name or name == ":memory:" or "mode=memory" in name:
             return None

@@ -47,7 +47,8 @@ if BACKEND in ("sqlite", "sqlite-memory"):
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 
     def sqlite(name):
-        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / f"{name}.sqlite3")}
+        # A path object, as startproject writes it.
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / f"{name}.sqlite3"}
         if BACKEND == "sqlite":
             database["TEST"] = {"NAME": str(DATA_DIR / f"test_{name}.sqlite3")}
         return database

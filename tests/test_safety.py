@@ -28,6 +28,13 @@ class DatabaseIdentityTests(TestCase):
             database_identity("sqlite", {}, os.path.join(here, "sub", "..", "db.sqlite3")),
         )
 
+    def test_sqlite_path_objects(self):
+        from pathlib import Path
+
+        self.assertEqual(
+            database_identity("sqlite", {}, Path("db.sqlite3")), database_identity("sqlite", {}, "db.sqlite3")
+        )
+
     def test_sqlite_in_memory_has_no_identity(self):
         self.assertIsNone(database_identity("sqlite", {}, ":memory:"))
         self.assertIsNone(database_identity("sqlite", {}, "file:memorydb_default?mode=memory&cache=shared"))
