@@ -52,6 +52,8 @@ SQL
     sleep 0.2
   done
   mysql --no-defaults -S "$dir/mysql/mysqld.sock" -uroot <<SQL
+-- The anonymous users of a fresh data folder would shadow ours on localhost.
+DROP USER IF EXISTS ''@'localhost', ''@'$(hostname)';
 CREATE USER 'multidb'@'%' IDENTIFIED BY '$PASSWORD';
 GRANT ALL PRIVILEGES ON *.* TO 'multidb'@'%';
 CREATE USER 'multidb_ro'@'%' IDENTIFIED BY '$PASSWORD';

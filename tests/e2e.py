@@ -13,6 +13,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"
 STOCK_RUNNER = "django.test.runner.DiscoverRunner"
+#: The backend the suite runs on; the SQLite sample-project runs go with "sqlite".
+BACKEND = os.environ.get("MULTIDB_TEST_BACKEND", "sqlite")
+
+
+def only_with_backend(*backends: str):
+    """Run an end-to-end test class only when the suite runs on one of ``backends``."""
+    import unittest
+
+    return unittest.skipUnless(BACKEND in backends, f"end-to-end runs for {', '.join(backends)} only")
 
 
 class Result:

@@ -30,14 +30,16 @@ TEST_RUNNER = "multidb_runner.MultiDBRunner"
 ALIASES = ("default", "replica", "other", "legacy")
 
 
-def server_database(engine, name, **extra):
+def server_database(engine, name, read_only=False, **extra):
+    """Settings for a database on the server that .ci/servers.sh starts."""
     prefix = "PG" if "postgresql" in engine else "MYSQL"
+    user = os.environ.get(f"{prefix}_RO_USER" if read_only else f"{prefix}_USER", "")
     return {
         "ENGINE": engine,
         "NAME": name,
         "HOST": os.environ.get(f"{prefix}_HOST", "127.0.0.1"),
         "PORT": os.environ.get(f"{prefix}_PORT", ""),
-        "USER": os.environ.get(f"{prefix}_USER", ""),
+        "USER": user,
         "PASSWORD": os.environ.get(f"{prefix}_PASSWORD", ""),
         **extra,
     }
@@ -58,7 +60,9 @@ if BACKEND in ("sqlite", "sqlite-memory"):
 elif BACKEND in ("postgresql", "mariadb"):
     engine = "django.db.backends.postgresql" if BACKEND == "postgresql" else "django.db.backends.mysql"
     DATABASES = {alias: server_database(engine, f"multidb_{alias}") for alias in ("default", "other", "legacy")}
-    DATABASES["replica"] = server_database(engine, "multidb_replica", TEST={"MIRROR": "default"})
+    # A replica reached with a read-only user, as in production: in tests it
+    # must use the primary's credentials.
+    DATABASES["replica"] = server_database(engine, "multidb_replica", read_only=True, TEST={"MIRROR": "default"})
 else:
     raise RuntimeError(
         f"MULTIDB_TEST_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql, mariadb."

@@ -15,9 +15,10 @@ import unittest
 
 from django.test import SimpleTestCase
 
-from .e2e import STOCK_RUNNER, make_temp_dir, run_manage, sqlite_rows, sqlite_tables
+from .e2e import STOCK_RUNNER, make_temp_dir, only_with_backend, run_manage, sqlite_rows, sqlite_tables
 
 
+@only_with_backend("sqlite")
 class ShopTestCase(SimpleTestCase):
     """Run the shop project with its SQLite files in a fresh folder."""
 
