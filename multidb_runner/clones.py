@@ -14,9 +14,11 @@ made is recorded so that it is destroyed whatever happens.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.db import connections
@@ -88,3 +90,57 @@ class WorkerClones:
         self.snapshots.clear()
         if errors:
             raise errors[0]
+
+
+def existing_clones(connection: BaseDatabaseWrapper) -> dict[int, str]:
+    """
+    Return the worker clones of ``connection``'s test database that exist now.
+
+    Clones are named after the test database with ``_<n>`` (before the
+    extension for SQLite files); only names of exactly that form count.
+    """
+    name = os.fspath(connection.settings_dict["NAME"])
+    if connection.vendor == "sqlite":
+        if is_in_memory(connection):
+            return {}
+        folder, base = os.path.split(os.path.abspath(name))
+        root, ext = os.path.splitext(base)
+        pattern = re.compile(rf"^{re.escape(root)}_([0-9]+){re.escape(ext)}$")
+        candidates = os.listdir(folder) if os.path.isdir(folder) else []
+        return {
+            int(match.group(1)): os.path.join(folder, candidate)
+            for candidate in candidates
+            if (match := pattern.match(candidate))
+        }
+    like = name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
+    if connection.vendor == "postgresql":
+        query = "SELECT datname FROM pg_database WHERE datname LIKE %s"
+    elif connection.vendor == "mysql":
+        query = "SHOW DATABASES LIKE %s"
+    else:
+        return {}
+    with connection._nodb_cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(query, [like])
+        names = [row[0] for row in cursor.fetchall()]
+    pattern = re.compile(rf"^{re.escape(name)}_([0-9]+)$")
+    return {int(match.group(1)): candidate for candidate in names if (match := pattern.match(candidate))}
+
+
+def remove_stale_clones(
+    connection: BaseDatabaseWrapper, keep: int, protected: Collection[str], verbosity: int = 1
+) -> list[str]:
+    """
+    Destroy clones left by an earlier run (a crash, or more workers) beyond ``keep``.
+
+    Clones ``1..keep`` are made afresh by this run anyway. A name in
+    ``protected`` (a configured real database) is never touched.
+    """
+    removed = []
+    for number, clone_name in sorted(existing_clones(connection).items()):
+        if number <= keep or clone_name in protected:
+            continue
+        if verbosity >= 1:
+            print(f"Destroying stale clone {os.path.basename(clone_name)!r} of alias {connection.alias!r}...")
+        connection.creation._destroy_test_db(clone_name, verbosity)  # type: ignore[attr-defined]
+        removed.append(clone_name)
+    return removed

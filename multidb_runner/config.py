@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
+
+from .names import auto_token
 
 SETTING_NAME = "MULTIDB_RUNNER"
 
@@ -25,7 +29,16 @@ DEFAULTS: dict[str, Any] = {
     # How parallel workers start: "fork", "spawn" or "forkserver". None keeps
     # Python's default for the platform.
     "START_METHOD": None,
+    # A token appended to every test database name, so that concurrent runs
+    # can share one database server; "auto" derives it from the CI
+    # environment. The environment variable MULTIDB_RUNNER_DB_SUFFIX
+    # overrides the setting; --db-suffix overrides both.
+    "DB_SUFFIX": None,
 }
+
+DB_SUFFIX_ENVIRONMENT = "MULTIDB_RUNNER_DB_SUFFIX"
+# A letter first: a token of digits alone would look like a worker's clone.
+TOKEN_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 
 
 class ConfigurationError(CommandError):
@@ -45,6 +58,7 @@ class RunnerConfig:
     managed_legacy: bool
     worker_timeout: float | None = DEFAULTS["WORKER_TIMEOUT"]
     start_method: str | None = None
+    db_suffix: str | None = None
 
 
 def split_alias_list(value: str) -> tuple[str, ...]:
@@ -120,6 +134,7 @@ def build_config(
     managed_legacy: bool | None = None,
     worker_timeout: float | str | None = None,
     start_method: str | None = None,
+    db_suffix: str | None = None,
 ) -> RunnerConfig:
     """Merge command-line options over the setting; flags win."""
     setting = read_setting()
@@ -144,8 +159,33 @@ def build_config(
         method = start_method_from(setting["START_METHOD"], f"settings.{SETTING_NAME}['START_METHOD']")
     else:
         method = start_method_from(start_method, "--start-method")
+    if db_suffix is not None:
+        token = validate_token(db_suffix, "--db-suffix")
+    elif os.environ.get(DB_SUFFIX_ENVIRONMENT):
+        token = validate_token(os.environ[DB_SUFFIX_ENVIRONMENT], DB_SUFFIX_ENVIRONMENT)
+    elif setting["DB_SUFFIX"] is not None:
+        token = validate_token(setting["DB_SUFFIX"], f"settings.{SETTING_NAME}['DB_SUFFIX']")
+    else:
+        token = None
+    if token == "auto":
+        token = auto_token(os.environ)
     return RunnerConfig(
-        database_patterns=patterns, managed_legacy=managed_legacy, worker_timeout=timeout, start_method=method
+        database_patterns=patterns,
+        managed_legacy=managed_legacy,
+        worker_timeout=timeout,
+        start_method=method,
+        db_suffix=token,
+    )
+
+
+def validate_token(value: Any, source: str) -> str:
+    """Return ``value`` if it is a usable suffix token, else explain what is valid."""
+    if value == "auto" or (isinstance(value, str) and TOKEN_PATTERN.match(value)):
+        return str(value)
+    raise ConfigurationError(
+        f"{source} = {value!r} is not valid: use 1 to 40 letters, digits and "
+        "underscores starting with a letter (for example ci_1234), or 'auto' to "
+        "derive it from the CI environment."
     )
 
 

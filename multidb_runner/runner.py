@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import signal
 import unittest
 from collections.abc import Sequence
@@ -16,11 +17,12 @@ from django.test.runner import DiscoverRunner, ParallelTestSuite
 
 from . import legacy
 from .aliases import resolve_mirrors, select_aliases
-from .clones import WorkerClones
+from .clones import WorkerClones, remove_stale_clones
 from .config import RunnerConfig, build_config
 from .databases import OldConfig, create_test_databases, destroy_test_databases, serialize_test_databases
 from .injection import DatabasesInjector, all_aliases_skip_decorators, test_classes, used_aliases
 from .mirrors import MirrorSharing
+from .names import suffixed_test_name
 from .parallel import MultiDBParallelTestSuite
 from .plan import AliasSettings, DatabasePlan, build_plan
 from .safety import check_test_databases_are_not_real, database_identity
@@ -60,6 +62,7 @@ class MultiDBRunner(DiscoverRunner):
         managed_legacy: bool | None = None,
         worker_timeout: float | str | None = None,
         start_method: str | None = None,
+        db_suffix: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -67,6 +70,8 @@ class MultiDBRunner(DiscoverRunner):
         self.managed_legacy = managed_legacy
         self.worker_timeout = worker_timeout
         self.start_method = start_method
+        self.db_suffix = db_suffix
+        self.saved_test_names: dict[str, Any] = {}
         self.interrupted = False
         self.clones: WorkerClones | None = None
         self.legacy_router: legacy.LegacyTablesRouter | None = None
@@ -111,6 +116,15 @@ class MultiDBRunner(DiscoverRunner):
             ),
         )
         parser.add_argument(
+            "--db-suffix",
+            metavar="TOKEN",
+            help=(
+                "Append TOKEN to every test database name so that concurrent runs "
+                "can share a database server; 'auto' derives it from the CI "
+                "environment. Also MULTIDB_RUNNER_DB_SUFFIX."
+            ),
+        )
+        parser.add_argument(
             "--start-method",
             metavar="METHOD",
             help=(
@@ -133,6 +147,7 @@ class MultiDBRunner(DiscoverRunner):
             managed_legacy=self.managed_legacy,
             worker_timeout=self.worker_timeout,
             start_method=self.start_method,
+            db_suffix=self.db_suffix,
         )
         select_aliases(config.database_patterns, connections)
         self.mirrors = resolve_mirrors(
@@ -231,6 +246,33 @@ class MultiDBRunner(DiscoverRunner):
         ]
         return build_plan(settings, aliases, self.mirrors, keepdb=self.keepdb)
 
+    def name_test_databases(self) -> None:
+        """
+        Give every test database its final name: with the suffix token, fitting the backend.
+
+        Stored as ``TEST['NAME']`` for the run (so clones, workers and
+        teardown all follow) and restored afterwards.
+        """
+        assert self.config is not None
+        for alias in connections:
+            if alias in self.mirrors:
+                continue
+            connection = connections[alias]
+            test_name = connection.creation._get_test_db_name()
+            name = suffixed_test_name(connection.vendor, os.fspath(test_name), self.config.db_suffix)
+            if name != os.fspath(test_name):
+                test_settings = connection.settings_dict["TEST"]
+                self.saved_test_names.setdefault(alias, test_settings.get("NAME"))
+                test_settings["NAME"] = name
+
+    def real_database_names(self) -> set[str]:
+        """Return the configured real database names (SQLite as absolute paths)."""
+        names = set()
+        for alias in connections:
+            name = os.fspath(connections[alias].settings_dict["NAME"] or "")
+            names.add(os.path.abspath(name) if connections[alias].vendor == "sqlite" else name)
+        return names
+
     def check_safety(self, plan: DatabasePlan) -> None:
         """Refuse to create a test database that is a configured real database."""
         test_databases = {}
@@ -250,6 +292,8 @@ class MultiDBRunner(DiscoverRunner):
     def setup_databases(self, **kwargs: Any) -> OldConfig:
         aliases = kwargs.get("aliases") or {}
         serialized_aliases = kwargs.get("serialized_aliases")
+        self.name_test_databases()
+        real_names = self.real_database_names()
         plan = self.plan = self.plan_databases(list(aliases))
         self.check_safety(plan)
         legacy_models = self.setup_legacy_models(plan)
@@ -266,6 +310,9 @@ class MultiDBRunner(DiscoverRunner):
             self.check_interrupted()
             if legacy_models.get(alias):
                 plan.legacy_tables[alias] = legacy.create_legacy_tables(connections[alias], legacy_models[alias])
+            remove_stale_clones(
+                connections[alias], self.parallel if self.clones else 0, real_names, self.verbosity
+            )
             if self.clones is not None:
                 with self.time_keeper.timed(f"  Cloning '{alias}'"):
                     self.clones.clone(alias)
@@ -398,4 +445,7 @@ class MultiDBRunner(DiscoverRunner):
         if self.injector is not None:
             self.injector.restore()
         self.managed_flip.restore()
+        for alias, name in self.saved_test_names.items():
+            connections[alias].settings_dict["TEST"]["NAME"] = name
+        self.saved_test_names.clear()
         self.run_stack.close()

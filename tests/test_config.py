@@ -12,7 +12,8 @@ class BuildConfigTests(SimpleTestCase):
         self.assertTrue(config.managed_legacy)
         self.assertEqual(config.worker_timeout, 3600)
         self.assertIsNone(config.start_method)
-        self.assertEqual(set(DEFAULTS), {"DATABASES", "MANAGED_LEGACY", "WORKER_TIMEOUT", "START_METHOD"})
+        self.assertIsNone(config.db_suffix)
+        self.assertEqual(set(DEFAULTS), {"DATABASES", "MANAGED_LEGACY", "WORKER_TIMEOUT", "START_METHOD", "DB_SUFFIX"})
 
     @override_settings(MULTIDB_RUNNER={"DATABASES": ["default", "other"], "MANAGED_LEGACY": False})
     def test_setting_is_read_when_needed(self):
@@ -31,7 +32,7 @@ class BuildConfigTests(SimpleTestCase):
         with self.assertRaisesMessage(
             ConfigurationError,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
-            "Valid keys: DATABASES, MANAGED_LEGACY, START_METHOD, WORKER_TIMEOUT.",
+            "Valid keys: DATABASES, DB_SUFFIX, MANAGED_LEGACY, START_METHOD, WORKER_TIMEOUT.",
         ):
             build_config()
 
@@ -72,3 +73,26 @@ class BuildConfigTests(SimpleTestCase):
     def test_bad_start_method(self):
         with self.assertRaisesMessage(ConfigurationError, "--start-method = 'thread' is not valid: use one of fork"):
             build_config(start_method="thread")
+
+    @override_settings(MULTIDB_RUNNER={"DB_SUFFIX": "from_setting"})
+    def test_db_suffix_precedence(self):
+        from unittest import mock
+
+        self.assertEqual(build_config().db_suffix, "from_setting")
+        with mock.patch.dict("os.environ", {"MULTIDB_RUNNER_DB_SUFFIX": "from_env"}):
+            self.assertEqual(build_config().db_suffix, "from_env")
+            self.assertEqual(build_config(db_suffix="from_flag").db_suffix, "from_flag")
+
+    def test_db_suffix_auto(self):
+        from unittest import mock
+
+        with mock.patch.dict("os.environ", {"CI_JOB_ID": "31337"}):
+            self.assertEqual(build_config(db_suffix="auto").db_suffix, "gl31337")
+
+    def test_bad_db_suffix_in_environment(self):
+        from unittest import mock
+
+        with mock.patch.dict("os.environ", {"MULTIDB_RUNNER_DB_SUFFIX": "a;b"}), self.assertRaisesMessage(
+            ConfigurationError, "MULTIDB_RUNNER_DB_SUFFIX = 'a;b' is not valid"
+        ):
+            build_config()

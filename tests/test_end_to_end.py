@@ -217,7 +217,7 @@ class ConfigurationErrorTests(ShopTestCase):
         self.assertConfigurationError(
             result,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
-            "Valid keys: DATABASES, MANAGED_LEGACY, START_METHOD, WORKER_TIMEOUT.",
+            "Valid keys: DATABASES, DB_SUFFIX, MANAGED_LEGACY, START_METHOD, WORKER_TIMEOUT.",
         )
 
     def test_bad_flag_value(self):
