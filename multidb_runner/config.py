@@ -148,8 +148,7 @@ def build_config(
         managed_legacy = setting["MANAGED_LEGACY"]
         if not isinstance(managed_legacy, bool):
             raise ConfigurationError(
-                f"settings.{SETTING_NAME}['MANAGED_LEGACY'] = {managed_legacy!r} is not "
-                "valid: use True or False."
+                f"settings.{SETTING_NAME}['MANAGED_LEGACY'] = {managed_legacy!r} is not valid: use True or False."
             )
     if worker_timeout is None:
         timeout = worker_timeout_from(setting["WORKER_TIMEOUT"], f"settings.{SETTING_NAME}['WORKER_TIMEOUT']")

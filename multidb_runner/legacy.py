@@ -12,9 +12,9 @@ resets include them like any other table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from django.apps import apps
 from django.core.signals import setting_changed
@@ -177,7 +177,9 @@ def constraint_dropped(field: Any) -> Iterator[None]:
         field.db_constraint = True
 
 
-def tables_by_alias(legacy_models: Iterable[ModelType], aliases: Iterable[str], mirrors: Mapping[str, str]) -> dict[str, list[ModelType]]:
+def tables_by_alias(
+    legacy_models: Iterable[ModelType], aliases: Iterable[str], mirrors: Mapping[str, str]
+) -> dict[str, list[ModelType]]:
     """Map each alias of ``aliases`` to the legacy models that need a table there."""
     aliases = list(aliases)
     result: dict[str, list[ModelType]] = {alias: [] for alias in aliases}
@@ -185,4 +187,3 @@ def tables_by_alias(legacy_models: Iterable[ModelType], aliases: Iterable[str], 
         for alias in aliases_for_model(model, aliases, mirrors):
             result[alias].append(model)
     return {alias: found for alias, found in result.items() if found}
-

@@ -102,7 +102,9 @@ class MirrorSharing:
         settings_dict = connections[mirror].settings_dict
         primary_settings = connections[primary].settings_dict
         if mirror not in self.saved_settings:
-            self.saved_settings[mirror] = {key: settings_dict[key] for key in CONNECTION_SETTINGS if key in settings_dict}
+            self.saved_settings[mirror] = {
+                key: settings_dict[key] for key in CONNECTION_SETTINGS if key in settings_dict
+            }
         # In place: new threads build connections from this same dict.
         settings_dict.update({key: copy.deepcopy(primary_settings.get(key)) for key in CONNECTION_SETTINGS})
 

@@ -140,4 +140,3 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
 
     def __iter__(self) -> Any:
         return iter(self.subsuites)
-

@@ -164,11 +164,16 @@ class MultiDBRunner(DiscoverRunner):
         """Run the suite; whatever happens, leave Django's classes and settings as found."""
         self.load_configuration()
         try:
-            return super().run_tests(test_labels, **kwargs)
+            failures: int = super().run_tests(test_labels, **kwargs)
         except KeyboardInterrupt:
             raise self.interruption() from None
         finally:
             self.restore_run_state()
+        if self.interrupted:
+            # Ctrl-C during teardown: everything was cleaned up, but the run
+            # did not end the way it should.
+            raise self.interruption()
+        return failures
 
     def interruption(self) -> TestRunInterrupted:
         """Return the error that ends an interrupted run."""
@@ -292,6 +297,7 @@ class MultiDBRunner(DiscoverRunner):
     def setup_databases(self, **kwargs: Any) -> OldConfig:
         aliases = kwargs.get("aliases") or {}
         serialized_aliases = kwargs.get("serialized_aliases")
+        self.check_interrupted()
         self.name_test_databases()
         real_names = self.real_database_names()
         plan = self.plan = self.plan_databases(list(aliases))
@@ -310,9 +316,7 @@ class MultiDBRunner(DiscoverRunner):
             self.check_interrupted()
             if legacy_models.get(alias):
                 plan.legacy_tables[alias] = legacy.create_legacy_tables(connections[alias], legacy_models[alias])
-            remove_stale_clones(
-                connections[alias], self.parallel if self.clones else 0, real_names, self.verbosity
-            )
+            remove_stale_clones(connections[alias], self.parallel if self.clones else 0, real_names, self.verbosity)
             if self.clones is not None:
                 with self.time_keeper.timed(f"  Cloning '{alias}'"):
                     self.clones.clone(alias)
@@ -376,7 +380,9 @@ class MultiDBRunner(DiscoverRunner):
         # Aliases sharing a test database count as that database's first alias.
         database_of = {alias: first for first, aliases in plan.creations for alias in aliases}
         route = dict(database_of)
-        route.update({mirror: database_of[primary] for mirror, primary in plan.mirrors.items() if primary in database_of})
+        route.update(
+            {mirror: database_of[primary] for mirror, primary in plan.mirrors.items() if primary in database_of}
+        )
         by_alias = legacy.tables_by_alias(legacy_models, list(database_of), route)
         by_database: dict[str, list[legacy.ModelType]] = {}
         for alias, found in by_alias.items():

@@ -64,8 +64,6 @@ elif BACKEND in ("postgresql", "mariadb"):
     # must use the primary's credentials.
     DATABASES["replica"] = server_database(engine, "multidb_replica", read_only=True, TEST={"MIRROR": "default"})
 else:
-    raise RuntimeError(
-        f"MULTIDB_TEST_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql, mariadb."
-    )
+    raise RuntimeError(f"MULTIDB_TEST_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql, mariadb.")
 
 DATABASES = {alias: DATABASES[alias] for alias in ALIASES}

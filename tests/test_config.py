@@ -48,7 +48,9 @@ class BuildConfigTests(SimpleTestCase):
 
     @override_settings(MULTIDB_RUNNER={"MANAGED_LEGACY": "yes"})
     def test_managed_legacy_must_be_bool(self):
-        with self.assertRaisesMessage(ConfigurationError, "['MANAGED_LEGACY'] = 'yes' is not valid: use True or False."):
+        with self.assertRaisesMessage(
+            ConfigurationError, "['MANAGED_LEGACY'] = 'yes' is not valid: use True or False."
+        ):
             build_config()
 
     def test_empty_items_in_flag(self):
@@ -65,8 +67,11 @@ class BuildConfigTests(SimpleTestCase):
 
     def test_bad_worker_timeout(self):
         for value in ("0", "-1", "soon"):
-            with self.subTest(value=value), self.assertRaisesMessage(
-                ConfigurationError, f"--worker-timeout = {value!r} is not valid: give a positive number of seconds"
+            with (
+                self.subTest(value=value),
+                self.assertRaisesMessage(
+                    ConfigurationError, f"--worker-timeout = {value!r} is not valid: give a positive number of seconds"
+                ),
             ):
                 build_config(worker_timeout=value)
 
@@ -92,7 +97,8 @@ class BuildConfigTests(SimpleTestCase):
     def test_bad_db_suffix_in_environment(self):
         from unittest import mock
 
-        with mock.patch.dict("os.environ", {"MULTIDB_RUNNER_DB_SUFFIX": "a;b"}), self.assertRaisesMessage(
-            ConfigurationError, "MULTIDB_RUNNER_DB_SUFFIX = 'a;b' is not valid"
+        with (
+            mock.patch.dict("os.environ", {"MULTIDB_RUNNER_DB_SUFFIX": "a;b"}),
+            self.assertRaisesMessage(ConfigurationError, "MULTIDB_RUNNER_DB_SUFFIX = 'a;b' is not valid"),
         ):
             build_config()

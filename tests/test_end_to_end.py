@@ -97,7 +97,9 @@ class FullSuiteTests(ShopTestCase):
 class MirrorTests(ShopTestCase):
     def test_mirror_sees_the_primary_writes_and_settings(self):
         stock = self.manage("test", "checks.test_mirror", "--testrunner", STOCK_RUNNER)
-        self.assertFailedWith(stock, "AssertionError: Lists differ: [] != ['R1']", "AssertionError: {'timeout': 3} != {}")
+        self.assertFailedWith(
+            stock, "AssertionError: Lists differ: [] != ['R1']", "AssertionError: {'timeout': 3} != {}"
+        )
         self.assertPassed(self.manage("test", "checks.test_mirror"), tests=2)
 
     def test_class_declaring_only_the_replica_never_touches_the_real_database(self):
@@ -200,7 +202,9 @@ class ConfigurationErrorTests(ShopTestCase):
         self.assertConfigurationError(result, "--databases: the pattern 'shard_*' matches no alias")
 
     def test_empty_selection(self):
-        self.assertConfigurationError(self.manage("test", "--databases", ","), "--databases ',' is not a valid alias list")
+        self.assertConfigurationError(
+            self.manage("test", "--databases", ","), "--databases ',' is not a valid alias list"
+        )
 
     def test_mirror_naming_a_missing_alias(self):
         result = self.manage("test", SHOP_BAD_MIRROR="primary")

@@ -105,7 +105,9 @@ class DatabasesInjectorTests(UnitTestCase):
 class SkipDecoratorTests(UnitTestCase):
     def test_class_level_feature_skip_on_all(self):
         features = connections["default"].features
-        missing = next(name for name in dir(features) if name.startswith("supports_") and getattr(features, name) is False)
+        missing = next(
+            name for name in dir(features) if name.startswith("supports_") and getattr(features, name) is False
+        )
         with all_aliases_skip_decorators():
 
             @skipUnlessDBFeature("supports_transactions")

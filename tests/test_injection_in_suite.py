@@ -26,7 +26,9 @@ class UndeclaredTestCase(TestCase):
 
     def test_mirror_reads_uncommitted_primary_writes(self):
         Author.objects.create(name="written through default")
-        self.assertEqual(list(Author.objects.using("replica").values_list("name", flat=True)), ["written through default"])
+        self.assertEqual(
+            list(Author.objects.using("replica").values_list("name", flat=True)), ["written through default"]
+        )
 
     def test_mirror_uses_primary_connection_settings(self):
         for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS"):

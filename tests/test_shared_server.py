@@ -53,7 +53,7 @@ class ConcurrentRunsTests(SimpleTestCase):
         first = self.start(barrier, "runA", "runB", "--db-suffix", "runA", "--parallel", "2")
         second = self.start(barrier, "runB", "runA", "--db-suffix", "runB")
         outputs = [process.communicate(timeout=300)[0] for process in (first, second)]
-        for process, output in zip((first, second), outputs):
+        for process, output in zip((first, second), outputs, strict=True):
             self.assertEqual(process.returncode, 0, output)
             self.assertIn("\nOK\n", output)
         names_a = (barrier / "runA").read_text().split(",")

@@ -19,4 +19,3 @@ class Customer(models.Model):
     class Meta:
         managed = False
         db_table = "legacy_customer"
-

@@ -1,7 +1,6 @@
 """``databases = "__all__"`` with a class-level feature skip: stock raises ValueError."""
 
 from django.test import TestCase, skipUnlessDBFeature
-
 from tenants.models import Invoice
 
 

@@ -1,8 +1,7 @@
 """Unmanaged models: stock Django has no tables for them ("no such table: ACCOUNTS")."""
 
-from django.test import TestCase
-
 from crm.models import Account, Contact
+from django.test import TestCase
 
 
 class LegacyTablesTests(TestCase):

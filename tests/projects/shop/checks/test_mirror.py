@@ -9,7 +9,6 @@ is locked".
 
 from django.db import connections
 from django.test import TestCase
-
 from orders.models import Order
 
 

@@ -6,7 +6,6 @@ pointing at the real default database, and this write lands there.
 """
 
 from django.test import TransactionTestCase
-
 from orders.models import Order
 
 

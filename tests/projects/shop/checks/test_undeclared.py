@@ -1,8 +1,7 @@
 """No class here declares ``databases``: stock Django forbids every alias but default."""
 
-from django.test import TestCase, TransactionTestCase, tag
-
 from crm.models import Account, Contact
+from django.test import TestCase, TransactionTestCase, tag
 from orders.models import Order
 from tenants.models import Invoice
 

@@ -2,9 +2,9 @@
 
 import os
 
+from crm.models import Account, Contact
 from django.db import connections, router
 
-from crm.models import Account, Contact
 from multidb_runner import MultiDBRunner
 
 
