@@ -18,8 +18,10 @@ from typing import Any
 
 from django.apps import apps
 from django.core.signals import setting_changed
-from django.db import models, router
+from django.db import DatabaseError, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from .config import ConfigurationError
 
 ModelType = type[models.Model]
 
@@ -159,11 +161,21 @@ def create_legacy_tables(connection: BaseDatabaseWrapper, legacy_models: Iterabl
                         and convert(target._meta.db_table) not in will_exist
                     ):
                         stack.enter_context(constraint_dropped(field))
-        with connection.schema_editor() as editor:
-            for model in to_create:
-                editor.create_model(model)
-                created.append(model._meta.db_table)
-                created.extend(m2m._meta.db_table for m2m in auto_created_through_models(model))
+        current = None
+        try:
+            with connection.schema_editor() as editor:
+                for current in to_create:
+                    editor.create_model(current)
+                    created.append(current._meta.db_table)
+                    created.extend(m2m._meta.db_table for m2m in auto_created_through_models(current))
+                current = None
+        except DatabaseError as exc:
+            which = f"legacy model {current._meta.label}" if current is not None else "legacy models"
+            raise ConfigurationError(
+                f"Could not create the table of {which} in the test database of alias "
+                f"{connection.alias!r}: {exc}. Make the router refuse that model on this "
+                "alias, or run with --no-managed-legacy."
+            ) from exc
     return created
 
 

@@ -161,6 +161,17 @@ class LegacyTablesTests(ShopTestCase):
         result = self.manage("test", "checks.test_legacy", "--managed-legacy", SHOP_MULTIDB_RUNNER=setting)
         self.assertPassed(result, tests=1)
 
+    def test_legacy_table_that_cannot_be_created_is_a_clear_error(self):
+        result = self.manage("test", "checks.test_legacy", SHOP_UNCREATABLE_LEGACY="1")
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn(
+            "ConfigurationError: Could not create the table of legacy model crm.ArchivedOrder "
+            "in the test database of alias 'crm': unknown database \"archive\".",
+            result.stderr,
+        )
+        self.assertNotIn("Traceback", result.output)
+        self.assertEqual(self.files(), [])
+
     def test_keepdb_twice_keeps_legacy_tables(self):
         first = self.manage("test", "--keepdb", "-v", "2")
         self.assertPassed(first, tests=9)

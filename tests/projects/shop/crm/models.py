@@ -1,5 +1,7 @@
 """Tables of a legacy CRM database that Django does not manage."""
 
+import os
+
 from django.db import models
 
 
@@ -19,3 +21,13 @@ class Contact(models.Model):
     class Meta:
         managed = False
         db_table = "CONTACTS"
+
+
+if os.environ.get("SHOP_UNCREATABLE_LEGACY") == "1":
+
+    class ArchivedOrder(models.Model):
+        """A table in another schema, which the test database does not have."""
+
+        class Meta:
+            managed = False
+            db_table = '"archive"."orders"'
