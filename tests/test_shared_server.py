@@ -53,9 +53,12 @@ class ConcurrentRunsTests(SimpleTestCase):
         first = self.start(barrier, "runA", "runB", "--db-suffix", "runA", "--parallel", "2")
         second = self.start(barrier, "runB", "runA", "--db-suffix", "runB")
         outputs = [process.communicate(timeout=300)[0] for process in (first, second)]
+        password = connections["default"].settings_dict["PASSWORD"]
         for process, output in zip((first, second), outputs, strict=True):
             self.assertEqual(process.returncode, 0, output)
             self.assertIn("\nOK\n", output)
+            if password:
+                self.assertNotIn(password, output)
         names_a = (barrier / "runA").read_text().split(",")
         names_b = (barrier / "runB").read_text().split(",")
         self.assertTrue(all(name.endswith("_runA_1") or name.endswith("_runA_2") for name in names_a), names_a)
