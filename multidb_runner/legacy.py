@@ -123,33 +123,36 @@ def router_installed(legacy_router: LegacyTablesRouter) -> Iterator[None]:
             router.routers.remove(legacy_router)
 
 
-def existing_tables(connection: BaseDatabaseWrapper) -> set[str]:
-    """Return the names of the tables and views in ``connection``'s database."""
+def existing_tables(connection: BaseDatabaseWrapper) -> dict[str, str]:
+    """Map the tables and views of ``connection``'s database to their type ("t" or "v")."""
+    convert = connection.introspection.identifier_converter
     with connection.cursor() as cursor:
-        names = connection.introspection.table_names(cursor, include_views=True)
-    return {connection.introspection.identifier_converter(name) for name in names}
+        found = connection.introspection.get_table_list(cursor)
+    return {convert(info.name): info.type for info in found}
+
+
+def legacy_table_names(model: ModelType) -> list[str]:
+    """Return the tables of ``model``: its own and its auto-created M2M tables."""
+    return [model._meta.db_table, *(m2m._meta.db_table for m2m in auto_created_through_models(model))]
 
 
 def create_legacy_tables(connection: BaseDatabaseWrapper, legacy_models: Iterable[ModelType]) -> list[str]:
     """
     Create the missing tables of ``legacy_models`` in ``connection``'s test database.
 
-    A table or view that already exists (a kept database, a view made by a
+    A table or view that already exists (a kept database, a table made by
+    ``migrate --run-syncdb`` when migrations are disabled, a view made by a
     RunSQL migration) is left alone. Foreign keys get a constraint only when
     the table they point to exists in the same database: a legacy model that
     refers to a table of another database must not fail to be created.
-    Return the names of the tables created, M2M tables included.
+    Return the legacy tables of this database, M2M tables included, whoever
+    created them (views are not listed).
     """
+    legacy_models = list(legacy_models)
     convert = connection.introspection.identifier_converter
     present = existing_tables(connection)
     to_create = [model for model in legacy_models if convert(model._meta.db_table) not in present]
-    if not to_create:
-        return []
-    will_exist = present | {convert(model._meta.db_table) for model in to_create}
-    for model in to_create:
-        will_exist.update(convert(m2m._meta.db_table) for m2m in auto_created_through_models(model))
-
-    created: list[str] = []
+    will_exist = set(present) | {convert(name) for model in to_create for name in legacy_table_names(model)}
     with ExitStack() as stack:
         for model in to_create:
             for candidate in (model, *auto_created_through_models(model)):
@@ -166,8 +169,6 @@ def create_legacy_tables(connection: BaseDatabaseWrapper, legacy_models: Iterabl
             with connection.schema_editor() as editor:
                 for current in to_create:
                     editor.create_model(current)
-                    created.append(current._meta.db_table)
-                    created.extend(m2m._meta.db_table for m2m in auto_created_through_models(current))
                 current = None
         except DatabaseError as exc:
             which = f"legacy model {current._meta.label}" if current is not None else "legacy models"
@@ -176,7 +177,13 @@ def create_legacy_tables(connection: BaseDatabaseWrapper, legacy_models: Iterabl
                 f"{connection.alias!r}: {exc}. Make the router refuse that model on this "
                 "alias, or run with --no-managed-legacy."
             ) from exc
-    return created
+    created = {convert(name) for model in to_create for name in legacy_table_names(model)}
+    return [
+        name
+        for model in legacy_models
+        for name in legacy_table_names(model)
+        if convert(name) in created or present.get(convert(name)) == "t"
+    ]
 
 
 @contextmanager

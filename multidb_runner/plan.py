@@ -84,7 +84,7 @@ class DatabasePlan:
         return None
 
     def rows(self) -> list[tuple[str, str, str, str]]:
-        """Return (alias, test database, role, legacy tables) for each alias."""
+        """Return (alias, test database, role, legacy tables present) for each alias."""
         rows = []
         for alias in self.aliases:
             database = self.database_of(alias)
@@ -95,7 +95,7 @@ class DatabasePlan:
 
     def format(self) -> str:
         """Render the plan as a small text table."""
-        header = ("Alias", "Test database", "Role", "Legacy tables created")
+        header = ("Alias", "Test database", "Role", "Legacy tables")
         rows = [header, *self.rows()]
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

@@ -180,8 +180,12 @@ class LegacyTablesTests(ShopTestCase):
         self.assertLessEqual({"ACCOUNTS", "CONTACTS", "CONTACTS_accounts_followed"}, sqlite_tables(test_crm))
         second = self.manage("test", "--keepdb", "-v", "2")
         self.assertPassed(second, tests=9)
-        # The tables were kept, so none is created the second time.
-        self.assertRegex(second.stdout, r"crm\s+\S+\s+kept \(--keepdb\)\s+-")
+        # The tables were kept (and are listed), and still empty.
+        self.assertRegex(
+            second.stdout, r"crm\s+\S+\s+kept \(--keepdb\)\s+ACCOUNTS, CONTACTS, CONTACTS_accounts_followed"
+        )
+        indexes = sqlite_rows(test_crm, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'CONTACTS'")
+        self.assertTrue(any('("email")' in sql for (sql,) in indexes if sql), indexes)
         self.assertEqual(sqlite_rows(test_crm, 'SELECT COUNT(*) FROM "ACCOUNTS"'), [(0,)])
         self.assertIn("test_crm.sqlite3", self.files())
 

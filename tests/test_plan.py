@@ -73,7 +73,7 @@ class BuildPlanTests(TestCase):
         plan = build_plan(SETTINGS, {"default", "replica", "legacy"}, MIRRORS)
         plan.legacy_tables["legacy"] = ["legacy_customer", "legacy_region"]
         lines = plan.format().splitlines()
-        self.assertEqual(lines[0].split(), ["Alias", "Test", "database", "Role", "Legacy", "tables", "created"])
+        self.assertEqual(lines[0].split(), ["Alias", "Test", "database", "Role", "Legacy", "tables"])
         rows = {line.split()[0]: line for line in lines[2:]}
         self.assertEqual(set(rows), {"default", "replica", "other", "legacy", "tenant_a"})
         self.assertIn("test_default", rows["replica"])
