@@ -21,4 +21,8 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if not any(not arg.startswith("-") for arg in args):
         args = ["tests", *args]
+    if not any(arg in ("--noinput", "--no-input", "--interactive") for arg in args):
+        # A test database left by an interrupted run is replaced without asking.
+        args.append("--noinput")
+    args = [arg for arg in args if arg != "--interactive"]
     execute_from_command_line([sys.argv[0], "test", *args])

@@ -18,13 +18,14 @@ def configured_list(configured: Iterable[str]) -> str:
     return ", ".join(sorted(configured)) or "(none)"
 
 
-def select_aliases(patterns: Iterable[str] | None, configured: Iterable[str]) -> list[str]:
+def select_aliases(patterns: Iterable[str] | None, configured: Iterable[str], source: str = "--databases") -> list[str]:
     """
     Return the configured aliases matched by ``patterns``, in settings order.
 
     Each pattern is an alias or a shell-style pattern (``tenant_*``). A pattern
     that matches nothing is a mistake, not an empty selection: it is reported
-    with the list of configured aliases. None selects every alias.
+    with the list of configured aliases, naming ``source`` (the flag or the
+    setting the patterns came from). None selects every alias.
     """
     configured = list(configured)
     if patterns is None:
@@ -35,7 +36,7 @@ def select_aliases(patterns: Iterable[str] | None, configured: Iterable[str]) ->
         if not matches:
             kind = "pattern" if any(c in pattern for c in "*?[") else "alias"
             raise ConfigurationError(
-                f"--databases: the {kind} {pattern!r} matches no alias in "
+                f"{source}: the {kind} {pattern!r} matches no alias in "
                 f"settings.DATABASES. Configured aliases: {configured_list(configured)}."
             )
         selected.update(matches)

@@ -56,6 +56,8 @@ class RunnerConfig:
 
     database_patterns: tuple[str, ...] | None
     managed_legacy: bool
+    #: Where database_patterns came from, for error messages.
+    database_source: str = "--databases"
     worker_timeout: float | None = DEFAULTS["WORKER_TIMEOUT"]
     start_method: str | None = None
     db_suffix: str | None = None
@@ -138,38 +140,39 @@ def build_config(
 ) -> RunnerConfig:
     """Merge command-line options over the setting; flags win."""
     setting = read_setting()
+    patterns = database_patterns_from_setting(setting["DATABASES"])
     if databases is None:
-        patterns = database_patterns_from_setting(setting["DATABASES"])
+        pass
     elif isinstance(databases, str):
         patterns = split_alias_list(databases)
     else:
         patterns = database_patterns_from_setting(list(databases))
+    # Every setting is checked, even where a flag overrides it.
+    if not isinstance(setting["MANAGED_LEGACY"], bool):
+        raise ConfigurationError(
+            f"settings.{SETTING_NAME}['MANAGED_LEGACY'] = {setting['MANAGED_LEGACY']!r} is not valid: "
+            "use True or False."
+        )
     if managed_legacy is None:
         managed_legacy = setting["MANAGED_LEGACY"]
-        if not isinstance(managed_legacy, bool):
-            raise ConfigurationError(
-                f"settings.{SETTING_NAME}['MANAGED_LEGACY'] = {managed_legacy!r} is not valid: use True or False."
-            )
-    if worker_timeout is None:
-        timeout = worker_timeout_from(setting["WORKER_TIMEOUT"], f"settings.{SETTING_NAME}['WORKER_TIMEOUT']")
-    else:
+    timeout = worker_timeout_from(setting["WORKER_TIMEOUT"], f"settings.{SETTING_NAME}['WORKER_TIMEOUT']")
+    if worker_timeout is not None:
         timeout = worker_timeout_from(worker_timeout, "--worker-timeout")
-    if start_method is None:
-        method = start_method_from(setting["START_METHOD"], f"settings.{SETTING_NAME}['START_METHOD']")
-    else:
+    method = start_method_from(setting["START_METHOD"], f"settings.{SETTING_NAME}['START_METHOD']")
+    if start_method is not None:
         method = start_method_from(start_method, "--start-method")
+    token = None
+    if setting["DB_SUFFIX"] is not None:
+        token = validate_token(setting["DB_SUFFIX"], f"settings.{SETTING_NAME}['DB_SUFFIX']")
+    if os.environ.get(DB_SUFFIX_ENVIRONMENT):
+        token = validate_token(os.environ[DB_SUFFIX_ENVIRONMENT], DB_SUFFIX_ENVIRONMENT)
     if db_suffix is not None:
         token = validate_token(db_suffix, "--db-suffix")
-    elif os.environ.get(DB_SUFFIX_ENVIRONMENT):
-        token = validate_token(os.environ[DB_SUFFIX_ENVIRONMENT], DB_SUFFIX_ENVIRONMENT)
-    elif setting["DB_SUFFIX"] is not None:
-        token = validate_token(setting["DB_SUFFIX"], f"settings.{SETTING_NAME}['DB_SUFFIX']")
-    else:
-        token = None
     if token == "auto":
         token = auto_token(os.environ)
     return RunnerConfig(
         database_patterns=patterns,
+        database_source=f"settings.{SETTING_NAME}['DATABASES']" if databases is None else "--databases",
         managed_legacy=managed_legacy,
         worker_timeout=timeout,
         start_method=method,

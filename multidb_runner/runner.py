@@ -72,6 +72,7 @@ class MultiDBRunner(DiscoverRunner):
         self.start_method = start_method
         self.db_suffix = db_suffix
         self.saved_test_names: dict[str, Any] = {}
+        self.saved_start_method: str | None = None
         self.interrupted = False
         self.clones: WorkerClones | None = None
         self.legacy_router: legacy.LegacyTablesRouter | None = None
@@ -149,12 +150,13 @@ class MultiDBRunner(DiscoverRunner):
             start_method=self.start_method,
             db_suffix=self.db_suffix,
         )
-        select_aliases(config.database_patterns, connections)
+        select_aliases(config.database_patterns, connections, config.database_source)
         self.mirrors = resolve_mirrors(
             {alias: connections[alias].settings_dict["TEST"].get("MIRROR") for alias in connections}
         )
         self.config = config
-        if config.start_method is not None:
+        if config.start_method is not None and self.parallel > 1:
+            self.saved_start_method = multiprocessing.get_start_method(allow_none=True)
             multiprocessing.set_start_method(config.start_method, force=True)
         return config
 
@@ -222,7 +224,7 @@ class MultiDBRunner(DiscoverRunner):
     def inject_databases(self, suite: unittest.TestSuite) -> None:
         """Give every test class of ``suite`` the aliases it may use."""
         assert self.config is not None
-        injected = select_aliases(self.config.database_patterns, connections)
+        injected = select_aliases(self.config.database_patterns, connections, self.config.database_source)
         self.injector = DatabasesInjector(injected, connections, self.mirrors)
         self.injector.inject(test_classes(suite))
 
@@ -316,7 +318,10 @@ class MultiDBRunner(DiscoverRunner):
             self.check_interrupted()
             if legacy_models.get(alias):
                 plan.legacy_tables[alias] = legacy.create_legacy_tables(connections[alias], legacy_models[alias])
-            remove_stale_clones(connections[alias], self.parallel if self.clones else 0, real_names, self.verbosity)
+            if not self.interactive:
+                # Like Django's own test database, leftovers are replaced
+                # without asking only under --noinput.
+                remove_stale_clones(connections[alias], self.parallel if self.clones else 0, real_names, self.verbosity)
             if self.clones is not None:
                 with self.time_keeper.timed(f"  Cloning '{alias}'"):
                     self.clones.clone(alias)
@@ -446,12 +451,27 @@ class MultiDBRunner(DiscoverRunner):
             destroy_test_databases(old_config, verbosity=self.verbosity, keepdb=self.keepdb)
 
     def restore_run_state(self) -> None:
-        """Undo every change the run made to Django: classes, models, routers, mirrors."""
-        self.mirror_sharing.restore()
-        if self.injector is not None:
-            self.injector.restore()
-        self.managed_flip.restore()
+        """
+        Undo every change the run made to Django: classes, models, routers, mirrors.
+
+        Every step runs even if an earlier one fails; the first error is raised.
+        """
+        with ExitStack() as steps:
+            # Callbacks run last-in first-out: listed here in reverse order.
+            steps.callback(self.run_stack.close)
+            steps.callback(self.restore_start_method)
+            steps.callback(self.restore_test_names)
+            steps.callback(self.managed_flip.restore)
+            if self.injector is not None:
+                steps.callback(self.injector.restore)
+            steps.callback(self.mirror_sharing.restore)
+
+    def restore_test_names(self) -> None:
         for alias, name in self.saved_test_names.items():
             connections[alias].settings_dict["TEST"]["NAME"] = name
         self.saved_test_names.clear()
-        self.run_stack.close()
+
+    def restore_start_method(self) -> None:
+        if self.saved_start_method is not None:
+            multiprocessing.set_start_method(self.saved_start_method, force=True)
+            self.saved_start_method = None

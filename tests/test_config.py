@@ -102,3 +102,21 @@ class BuildConfigTests(SimpleTestCase):
             self.assertRaisesMessage(ConfigurationError, "MULTIDB_RUNNER_DB_SUFFIX = 'a;b' is not valid"),
         ):
             build_config()
+
+    @override_settings(MULTIDB_RUNNER={"MANAGED_LEGACY": "no"})
+    def test_bad_managed_legacy_setting_even_with_the_flag(self):
+        with self.assertRaisesMessage(ConfigurationError, "['MANAGED_LEGACY'] = 'no' is not valid"):
+            build_config(managed_legacy=True)
+
+    @override_settings(MULTIDB_RUNNER={"DATABASES": ["tenant_*"]})
+    def test_selection_errors_name_their_source(self):
+        from django.db import connections
+
+        from multidb_runner.aliases import select_aliases
+
+        config = build_config()
+        with self.assertRaisesMessage(
+            ConfigurationError, "settings.MULTIDB_RUNNER['DATABASES']: the pattern 'tenant_*'"
+        ):
+            select_aliases(config.database_patterns, connections, config.database_source)
+        self.assertEqual(build_config(databases="x").database_source, "--databases")
