@@ -1,0 +1,53 @@
+"""
+End-to-end: legacy tables when migrations are disabled (MIGRATION_MODULES = None).
+
+Then ``migrate --run-syncdb`` builds the schema from the models; the legacy
+models, treated as managed and routed by the runner, get their tables there
+and are flushed like the others.
+"""
+
+import os
+import subprocess
+import sys
+
+from django.test import SimpleTestCase
+
+from .e2e import REPO, make_temp_dir, only_with_backend
+
+LABELS = [
+    "tests.test_injection_in_suite.UndeclaredTestCase.test_legacy_tables_exist_on_their_database",
+    "tests.test_injection_in_suite.UndeclaredTransactionTestCase",
+]
+
+
+@only_with_backend("sqlite")
+class MigrationsDisabledTests(SimpleTestCase):
+    def run_suite(self, *args):
+        data = make_temp_dir(self)
+        environment = {
+            **os.environ,
+            "MULTIDB_TEST_DATA_DIR": str(data),
+            "DJANGO_SETTINGS_MODULE": "tests.settings_nomigrations",
+        }
+        completed = subprocess.run(
+            [sys.executable, "-m", "django", "test", *LABELS, "--noinput", "-v", "2", *args],
+            cwd=REPO,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        return completed, data
+
+    def test_legacy_tables_without_migrations(self):
+        completed, data = self.run_suite()
+        output = completed.stdout + completed.stderr
+        self.assertEqual(completed.returncode, 0, output)
+        self.assertIn("Synchronizing apps without migrations", output)
+        self.assertRegex(
+            completed.stdout,
+            r"legacy\s+\S*test_legacy\.sqlite3\s+created\s+legacy_region, legacy_customer, legacy_customer_regions_served",
+        )
+        self.assertIn("Ran 3 tests", completed.stderr)
+        self.assertEqual(sorted(p.name for p in (data / "multidb_runner_tests").iterdir()), [])
