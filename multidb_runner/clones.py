@@ -119,7 +119,7 @@ def existing_clones(connection: BaseDatabaseWrapper) -> dict[int, str]:
         query = "SHOW DATABASES LIKE %s"
     else:
         return {}
-    with connection._nodb_cursor() as cursor:  # type: ignore[attr-defined]
+    with connection._nodb_cursor() as cursor:
         cursor.execute(query, [like])
         names = [row[0] for row in cursor.fetchall()]
     pattern = re.compile(rf"^{re.escape(name)}_([0-9]+)$")

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.test.utils import NullTimeKeeper
+from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
 from .plan import DatabasePlan
 

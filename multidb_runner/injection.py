@@ -19,7 +19,7 @@ from typing import Any
 
 from django.test import SimpleTestCase, TransactionTestCase
 from django.test import testcases as django_testcases
-from django.test.utils import iter_test_cases
+from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
 from .aliases import with_primaries
 
@@ -63,6 +63,11 @@ def declared_databases(cls: type, installed_paths: tuple[str, ...]) -> Any:
                 return vars(klass)["databases"]
             return _MISSING
     return _MISSING
+
+
+def class_key(cls: type) -> str:
+    """Name a test class the same way in every process."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def test_classes(suite: unittest.TestSuite) -> list[type[SimpleTestCase]]:
@@ -111,7 +116,11 @@ class DatabasesInjector:
             if databases is None or cls in self.originals:
                 continue
             self.originals[cls] = vars(cls).get("databases", _MISSING)
-            cls.databases = databases  # type: ignore[assignment]
+            setattr(cls, "databases", databases)  # noqa: B010 - any class, not only SimpleTestCase
+
+    def given(self) -> dict[str, frozenset[str]]:
+        """Return what each injected class was given, keyed by ``module.qualname``."""
+        return {class_key(cls): vars(cls)["databases"] for cls in self.originals}
 
     def restore(self) -> None:
         """Put back every class's own ``databases``, as it was before the run."""
@@ -120,7 +129,7 @@ class DatabasesInjector:
                 if "databases" in vars(cls):
                     delattr(cls, "databases")
             else:
-                cls.databases = original
+                setattr(cls, "databases", original)  # noqa: B010
         self.originals.clear()
 
 
@@ -156,14 +165,14 @@ def deferred_skip_accepting_all(original: DeferredSkip) -> DeferredSkip:
             from django.db import connections
 
             own = vars(test_item).get("databases", _MISSING)
-            test_item.databases = frozenset(connections)
+            setattr(test_item, "databases", frozenset(connections))  # noqa: B010
             try:
                 return decorator(test_item)
             finally:
                 if own is _MISSING:
                     delattr(test_item, "databases")
                 else:
-                    test_item.databases = own
+                    setattr(test_item, "databases", own)  # noqa: B010
 
         return decorate
 
@@ -174,9 +183,9 @@ def deferred_skip_accepting_all(original: DeferredSkip) -> DeferredSkip:
 @contextmanager
 def all_aliases_skip_decorators() -> Iterator[None]:
     """Patch Django's deferred skip decorators for ``"__all__"`` while active."""
-    original = django_testcases._deferredSkip
-    django_testcases._deferredSkip = deferred_skip_accepting_all(original)  # type: ignore[assignment]
+    original: DeferredSkip = getattr(django_testcases, "_deferredSkip")  # noqa: B009 - private, not in stubs
+    setattr(django_testcases, "_deferredSkip", deferred_skip_accepting_all(original))  # noqa: B010
     try:
         yield
     finally:
-        django_testcases._deferredSkip = original
+        setattr(django_testcases, "_deferredSkip", original)  # noqa: B010

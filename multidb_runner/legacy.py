@@ -37,11 +37,8 @@ def find_legacy_models() -> list[ModelType]:
 
 def auto_created_through_models(model: ModelType) -> list[ModelType]:
     """Return the auto-created M2M tables that ``model`` owns."""
-    return [
-        field.remote_field.through
-        for field in model._meta.local_many_to_many
-        if field.remote_field.through._meta.auto_created
-    ]
+    throughs: list[ModelType] = [field.remote_field.through for field in model._meta.local_many_to_many]  # type: ignore[misc]
+    return [through for through in throughs if through._meta.auto_created]
 
 
 class ManagedFlip:

@@ -16,7 +16,7 @@ primary's own connection under the mirror's alias.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -36,7 +36,7 @@ def guarded_method_names(connection: BaseDatabaseWrapper) -> frozenset[str]:
     Django 6.1 asks the backend's features; 5.2 and 6.0 keep one list on
     SimpleTestCase.
     """
-    methods = getattr(connection.features, "disallowed_simple_test_case_connection_methods", None)
+    methods: Any = getattr(connection.features, "disallowed_simple_test_case_connection_methods", None)
     if methods is None:
         methods = getattr(SimpleTestCase, "_disallowed_connection_methods", ())
     return frozenset(name for name, _ in methods)
@@ -111,7 +111,7 @@ class MirrorSharing:
     def share_connection(self, mirror: str, primary: str) -> None:
         """Serve ``mirror`` through the primary's connection in this thread."""
         current = connections[mirror]
-        if type(current) is MirrorConnection:
+        if type(cast(object, current)) is MirrorConnection:
             return
         self.saved_connections[mirror] = current
         current.close()

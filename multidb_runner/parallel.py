@@ -40,7 +40,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
     #: How often the main process looks at its workers, in seconds.
     poll_interval = 0.2
 
-    def run(self, result: Any) -> Any:  # noqa: C901 - one loop, several outcomes
+    def run(self, result: Any, debug: bool = False) -> Any:  # noqa: C901 - one loop, several outcomes
         state = self.worker_state
         if state is None:
             raise RuntimeError("MultiDBParallelTestSuite.worker_state was not set by the runner.")
@@ -77,7 +77,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
                     else:
                         tests = list(self.subsuites[index])
                         for event in events:
-                            self.handle_event(result, tests, event)
+                            self.handle_event(result, tests, event)  # type: ignore[arg-type]
                 if self.timeout is not None:
                     now = time.monotonic()
                     late = [index for index, started in running.values() if now - started > self.timeout]

@@ -147,7 +147,7 @@ def build_plan(
         # A dependency on a database that is not set up in this run is moot.
         dependencies[alias] = [dep for dep in wanted if dep in created]
     try:
-        ordered = dependency_ordered(list(groups.items()), dependencies)
+        ordered = dependency_ordered(list(groups.items()), dependencies)  # type: ignore[arg-type]
     except ImproperlyConfigured as exc:
         raise ConfigurationError(f"TEST['DEPENDENCIES'] cannot be satisfied: {exc}") from None
 

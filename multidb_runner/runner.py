@@ -26,18 +26,24 @@ from .names import suffixed_test_name
 from .parallel import MultiDBParallelTestSuite
 from .plan import AliasSettings, DatabasePlan, build_plan
 from .safety import check_test_databases_are_not_real, database_identity
-from .workers import WorkerState, class_key
+from .workers import WorkerState
 
 
 class TestRunInterrupted(CommandError):
     """The run was stopped with Ctrl-C: it fails, whatever the tests did."""
 
 
+def test_database_name(alias: str) -> str:
+    """Return the name Django gives ``alias``'s test database (TEST['NAME'] or a default)."""
+    name: str = connections[alias].creation._get_test_db_name()  # type: ignore[attr-defined]
+    return name
+
+
 def display_name(alias: str) -> str:
     """Return the test database name of ``alias`` as users know it."""
     connection = connections[alias]
-    name = connection.creation._get_test_db_name()
-    if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(name):
+    name = test_database_name(alias)
+    if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(name):  # type: ignore[attr-defined]
         return "(in memory)"
     return str(name)
 
@@ -166,7 +172,7 @@ class MultiDBRunner(DiscoverRunner):
         """Run the suite; whatever happens, leave Django's classes and settings as found."""
         self.load_configuration()
         try:
-            failures: int = super().run_tests(test_labels, **kwargs)
+            failures: int = super().run_tests(list(test_labels), **kwargs)
         except KeyboardInterrupt:
             raise self.interruption() from None
         finally:
@@ -228,9 +234,9 @@ class MultiDBRunner(DiscoverRunner):
         self.injector = DatabasesInjector(injected, connections, self.mirrors)
         self.injector.inject(test_classes(suite))
 
-    def get_databases(self, suite: unittest.TestSuite) -> dict[str, bool]:
+    def get_databases(self, suite: unittest.TestSuite) -> dict[str, bool]:  # type: ignore[override]
         """Return the aliases to set up; a used mirror makes its primary used."""
-        databases: dict[str, bool] = super().get_databases(suite)
+        databases: dict[str, bool] = super().get_databases(suite)  # type: ignore[assignment]
         for alias in used_aliases(test_classes(suite)) & set(connections):
             databases.setdefault(alias, False)
         for mirror, primary in self.mirrors.items():
@@ -265,7 +271,7 @@ class MultiDBRunner(DiscoverRunner):
             if alias in self.mirrors:
                 continue
             connection = connections[alias]
-            test_name = connection.creation._get_test_db_name()
+            test_name = test_database_name(alias)
             name = suffixed_test_name(connection.vendor, os.fspath(test_name), self.config.db_suffix)
             if name != os.fspath(test_name):
                 test_settings = connection.settings_dict["TEST"]
@@ -286,7 +292,7 @@ class MultiDBRunner(DiscoverRunner):
         for first in plan.primaries:
             connection = connections[first]
             test_databases[first] = database_identity(
-                connection.vendor, connection.settings_dict, connection.creation._get_test_db_name()
+                connection.vendor, connection.settings_dict, test_database_name(first)
             )
         real_databases = {
             alias: database_identity(
@@ -436,9 +442,7 @@ class MultiDBRunner(DiscoverRunner):
             snapshots=dict(self.clones.snapshots) if self.clones else {},
             managed_models=[(m._meta.app_label, m._meta.model_name or "") for m in self.managed_flip.flipped],
             legacy_routes=set(self.legacy_router.allowed) if self.legacy_router else set(),
-            class_databases={
-                class_key(cls): cls.databases for cls in (self.injector.originals if self.injector else ())
-            },
+            class_databases=self.injector.given() if self.injector else {},
             process_setup=None if process_setup is ParallelTestSuite.process_setup else process_setup,
             process_setup_args=tuple(getattr(suite, "process_setup_args", ())),
         )

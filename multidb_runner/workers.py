@@ -25,7 +25,7 @@ from django.apps import apps
 from django.db import connections
 
 from .clones import is_in_memory
-from .injection import all_aliases_skip_decorators, test_classes
+from .injection import all_aliases_skip_decorators, class_key, test_classes
 from .legacy import LegacyTablesRouter, router_installed
 from .mirrors import CONNECTION_SETTINGS, MirrorSharing
 
@@ -35,11 +35,6 @@ worker_id = 0
 worker_state: WorkerState | None = None
 #: What the worker changes for its whole life (it ends with the process).
 worker_changes = ExitStack()
-
-
-def class_key(cls: type) -> str:
-    """Name a test class the same way in every process."""
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 @dataclass

@@ -30,7 +30,7 @@ TEST_RUNNER = "multidb_runner.MultiDBRunner"
 ALIASES = ("default", "replica", "other", "legacy")
 
 
-def server_database(engine, name, read_only=False, **extra):
+def server_database(engine: str, name: str, read_only: bool = False, **extra: object) -> dict[str, object]:
     """Settings for a database on the server that .ci/servers.sh starts."""
     prefix = "PG" if "postgresql" in engine else "MYSQL"
     user = os.environ.get(f"{prefix}_RO_USER" if read_only else f"{prefix}_USER", "")
@@ -48,9 +48,9 @@ def server_database(engine, name, read_only=False, **extra):
 if BACKEND in ("sqlite", "sqlite-memory"):
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-    def sqlite(name):
+    def sqlite(name: str) -> dict[str, object]:
         # A path object, as startproject writes it.
-        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / f"{name}.sqlite3"}
+        database: dict[str, object] = {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / f"{name}.sqlite3"}
         if BACKEND == "sqlite":
             database["TEST"] = {"NAME": str(DATA_DIR / f"test_{name}.sqlite3")}
         return database
