@@ -24,6 +24,27 @@ from dataclasses import dataclass, field
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+#: Files SQLite keeps beside a database; a stale journal would be replayed
+#: into a new database of the same name.
+SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
+
+
+def remove_sqlite_sidecars(path: str) -> None:
+    """Remove the journal and WAL files of the SQLite database at ``path``."""
+    for suffix in SQLITE_SIDECARS:
+        try:
+            os.remove(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def sqlite_clone_path(connection: BaseDatabaseWrapper, suffix: str) -> str | None:
+    """Return the file of a worker's clone of a SQLite file database, else None."""
+    if connection.vendor != "sqlite" or is_in_memory(connection):
+        return None
+    name: str = os.fspath(connection.creation.get_test_db_clone_settings(suffix)["NAME"])
+    return name
+
 
 def is_in_memory(connection: BaseDatabaseWrapper) -> bool:
     """Return True for an in-memory SQLite test database."""
@@ -55,6 +76,9 @@ class WorkerClones:
             return
         for worker_id in range(1, self.workers + 1):
             suffix = str(worker_id)
+            path = sqlite_clone_path(connection, suffix)
+            if path is not None:
+                remove_sqlite_sidecars(path)
             # Never reuse a clone, even with --keepdb: the template's schema
             # may have changed since it was made.
             connection.creation.clone_test_db(suffix=suffix, verbosity=self.verbosity, keepdb=False)
@@ -77,10 +101,14 @@ class WorkerClones:
         """Destroy every clone made (kept with --keepdb) and every snapshot."""
         errors: list[Exception] = []
         for alias, suffixes in self.cloned.items():
-            creation = connections[alias].creation
+            connection = connections[alias]
             for suffix in suffixes:
                 try:
-                    creation.destroy_test_db(suffix=suffix, verbosity=self.verbosity, keepdb=self.keepdb)
+                    connection.creation.destroy_test_db(suffix=suffix, verbosity=self.verbosity, keepdb=self.keepdb)
+                    path = sqlite_clone_path(connection, suffix)
+                    if path is not None and not self.keepdb:
+                        # A worker that died mid-transaction leaves its journal.
+                        remove_sqlite_sidecars(path)
                 except Exception as exc:  # keep destroying the others
                     errors.append(exc)
         self.cloned.clear()
@@ -142,5 +170,7 @@ def remove_stale_clones(
         if verbosity >= 1:
             print(f"Destroying stale clone {os.path.basename(clone_name)!r} of alias {connection.alias!r}...")
         connection.creation._destroy_test_db(clone_name, verbosity)  # type: ignore[attr-defined]
+        if connection.vendor == "sqlite":
+            remove_sqlite_sidecars(clone_name)
         removed.append(clone_name)
     return removed

@@ -12,6 +12,7 @@ leaving it behind. Clones are made and destroyed by ``clones``.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,10 +20,21 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
+from .clones import remove_sqlite_sidecars
 from .plan import DatabasePlan
 
 #: (connection, original NAME, whether to destroy it) — Django's old_config.
 OldConfig = list[tuple[BaseDatabaseWrapper, str, bool]]
+
+
+def remove_sqlite_sidecars_of(connection: BaseDatabaseWrapper) -> None:
+    """Remove the journal files of ``connection``'s SQLite test database file, if any."""
+    if connection.vendor != "sqlite":
+        return
+    # Only the test database's name: never a real database's files.
+    test_name = os.fspath(connection.creation._get_test_db_name())  # type: ignore[attr-defined]
+    if test_name and test_name != ":memory:" and "mode=memory" not in test_name:
+        remove_sqlite_sidecars(test_name)
 
 
 def create_test_db(connection: BaseDatabaseWrapper, *, verbosity: int, interactive: bool, keepdb: bool) -> None:
@@ -32,6 +44,10 @@ def create_test_db(connection: BaseDatabaseWrapper, *, verbosity: int, interacti
     Django 5.2 serializes unless told ``serialize=False``; Django 6.0+
     deprecates the argument and serializes only when asked.
     """
+    if not keepdb:
+        # Django replaces the file; a journal left by a crashed run must go too.
+        # (With --keepdb a hot journal is what restores the kept database.)
+        remove_sqlite_sidecars_of(connection)
     kwargs: dict[str, Any] = {"verbosity": verbosity, "autoclobber": not interactive, "keepdb": keepdb}
     parameter = inspect.signature(connection.creation.create_test_db).parameters.get("serialize")
     if parameter is not None and parameter.default is not None:
@@ -101,6 +117,8 @@ def destroy_test_databases(old_config: OldConfig, *, verbosity: int, keepdb: boo
     for connection, old_name, destroy in old_config:
         try:
             if destroy:
+                if not keepdb:
+                    remove_sqlite_sidecars_of(connection)
                 connection.creation.destroy_test_db(old_name, verbosity, keepdb)
             else:
                 connection.close()

@@ -49,7 +49,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         # Don't buffer in the main process to avoid error propagation issues.
         result.buffer = False
         pending = list(enumerate(self.subsuites))
-        running: dict[Future[tuple[int, list[Any]]], tuple[int, float]] = {}
+        running: dict[Future[tuple[int, list[Any], str | None]], tuple[int, float]] = {}
         executor = ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=context,
@@ -67,7 +67,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
                 for future in done:
                     index, _ = running.pop(future)
                     try:
-                        _, events = future.result()
+                        _, events, problem = future.result()
                     except BrokenProcessPool:
                         running[future] = (index, 0.0)
                         self.report_broken_pool(result, running, executor, counter.value)
@@ -78,6 +78,8 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
                         tests = list(self.subsuites[index])
                         for event in events:
                             self.handle_event(result, tests, event)  # type: ignore[arg-type]
+                        if problem is not None:
+                            self.report_unsent(result, index, events, problem)
                 if self.timeout is not None:
                     now = time.monotonic()
                     late = [index for index, started in running.values() if now - started > self.timeout]
@@ -107,6 +109,31 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         error = WorkerProblem(f"Tests of {self.describe(index)} were not reported by their worker: {why}.")
         for test in self.subsuites[index]:
             result.addError(test, (WorkerProblem, error, None))
+
+    def report_unsent(self, result: Any, index: int, events: list[Any], problem: str) -> None:
+        """
+        Report the tests of subsuite ``index`` whose outcome never came back.
+
+        The test being run when the problem arose (the last one started)
+        gets the error; the tests after it never ran.
+        """
+        tests = list(self.subsuites[index])
+        started = [event[1] for event in events if event[0] == "startTest"]
+        stopped = {event[1] for event in events if event[0] == "stopTest"}
+        culprit = started[-1] if started else 0
+        if culprit < len(tests):
+            error = WorkerProblem(
+                f"The outcome of this test could not be sent back from its worker ({problem}); "
+                "run it with --parallel 1 to see it."
+            )
+            if not started:
+                result.startTest(tests[culprit])
+            result.addError(tests[culprit], (WorkerProblem, error, None))
+            if culprit not in stopped:
+                result.stopTest(tests[culprit])
+        for test in tests[culprit + 1 :]:
+            not_run = WorkerProblem(f"Not run: an earlier test of {self.describe(index)} could not report its outcome.")
+            result.addError(test, (WorkerProblem, not_run, None))
 
     def report_not_run(self, result: Any, indexes: list[int]) -> None:
         """Report the classes that were running when the run had to stop."""

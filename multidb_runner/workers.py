@@ -13,8 +13,12 @@ primary's connection.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
+import os
 import signal
 import sqlite3
+import threading
 import unittest
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
@@ -79,6 +83,7 @@ def init_worker(counter: Any, state: WorkerState) -> None:
     worker_state = state
     # Ctrl-C is the main process's to handle: it stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent()
     if state.start_method != "fork":
         reapply_run(state)
     switch_to_worker_databases(state, worker_id)
@@ -166,15 +171,44 @@ def apply_class_databases(suite: unittest.TestSuite, class_databases: Mapping[st
             cls.databases = databases  # type: ignore[assignment]
 
 
-def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any]]:
+def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None]:
     """
-    Run one test class in this worker and return its events.
+    Run one test class in this worker; return its events and any problem.
 
-    Adapted from ``django.test.runner._run_subsuite``.
+    Adapted from ``django.test.runner._run_subsuite`` and
+    ``RemoteTestRunner.run``. When a test's outcome cannot be pickled,
+    Django raises; sending that exception back (with its unpicklable context)
+    would kill the worker, so only its description is returned, with the
+    events recorded so far.
     """
     runner_class, subsuite_index, subsuite, failfast, buffer = args
     if worker_state is not None:
         apply_class_databases(subsuite, worker_state.class_databases)
     runner = runner_class(failfast=failfast, buffer=buffer)
-    result = runner.run(subsuite)
-    return subsuite_index, result.events
+    result = runner.resultclass()
+    unittest.registerResult(result)
+    result.failfast = failfast
+    result.buffer = buffer
+    try:
+        subsuite(result)
+    except Exception as exc:
+        return subsuite_index, result.events, f"{type(exc).__name__}: {exc}"
+    return subsuite_index, result.events, None
+
+
+def exit_with_parent() -> None:
+    """
+    End this worker when the main process dies, even by SIGKILL.
+
+    An idle worker waits for work forever; without this it would outlive a
+    killed run and keep its database connections open.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="multidb-runner-parent-watch", daemon=True).start()

@@ -47,7 +47,8 @@ class MigrationsDisabledTests(SimpleTestCase):
         self.assertIn("Synchronizing apps without migrations", output)
         self.assertRegex(
             completed.stdout,
-            r"legacy\s+\S*test_legacy\.sqlite3\s+created\s+legacy_region, legacy_customer, legacy_customer_regions_served",
+            r"legacy\s+\S*test_legacy\.sqlite3\s+created\s+"
+            r"legacy_region, legacy_customer, legacy_customer_regions_served",
         )
-        self.assertIn("Ran 3 tests", completed.stderr)
+        self.assertRegex(completed.stderr, r"Ran 3 tests.*\n\nOK\n")
         self.assertEqual(sorted(p.name for p in (data / "multidb_runner_tests").iterdir()), [])

@@ -17,7 +17,10 @@ IN_MEMORY = os.environ.get("SHOP_IN_MEMORY") == "1"
 SECRET_KEY = "shop"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-INSTALLED_APPS = ["orders", "crm", "tenants", "checks"]
+INSTALLED_APPS = ["orders", "crm", "tenants", "checks", "parallel_checks"]
+if os.environ.get("SHOP_EXTRA_TABLE") == "1":
+    # A schema change between two --keepdb runs: one more migrated table.
+    INSTALLED_APPS.append("parallel_checks.extra.apps.ExtraConfig")
 DATABASE_ROUTERS = ["shop.routers.ShopRouter"]
 TEST_RUNNER = "multidb_runner.MultiDBRunner"
 
