@@ -68,6 +68,16 @@ class WorkerState:
     process_setup_args: tuple[Any, ...] = field(default_factory=tuple)
 
 
+def worker_number(started: int, workers: int) -> int:
+    """
+    Return the clone number (1..workers) of the ``started``-th worker process.
+
+    A replacement worker wraps around to an existing clone instead of asking
+    for clone ``workers + 1``, which was never made (Django ticket #27734).
+    """
+    return (started - 1) % workers + 1
+
+
 def init_worker(counter: Any, state: WorkerState) -> None:
     """
     Prepare a new worker process (the pool's initializer).
@@ -79,7 +89,7 @@ def init_worker(counter: Any, state: WorkerState) -> None:
     global worker_id, worker_state
     with counter.get_lock():
         counter.value += 1
-        worker_id = (counter.value - 1) % state.workers + 1
+        worker_id = worker_number(counter.value, state.workers)
     worker_state = state
     # Ctrl-C is the main process's to handle: it stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -404,6 +404,51 @@ class InterruptTests(ParallelShopTestCase):
         self.assertNoDatabaseFiles(result)
 
 
+class InterruptDuringSetupTests(ParallelShopTestCase):
+    """Ctrl-C while the test databases are being created."""
+
+    def test_interrupt_between_two_databases(self):
+        process = self.start("test", "checks.test_undeclared", "--noinput", SHOP_PAUSE_IN_SETUP="1")
+        self.started_pid()
+        # default's test database exists by now; crm's is being set up.
+        self.assertIn("test_default.sqlite3", self.database_files())
+        os.kill(process.pid, signal.SIGINT)
+        (self.db_dir / "release").touch()
+        result = process.finish()
+        self.assertEqual(result.returncode, 130, result)
+        self.assertIn(INTERRUPTED, result.stderr, result)
+        self.assertNotIn("Ran ", result.stderr, result)
+        self.assertNotIn("Traceback", result.output, result)
+        self.assertNoDatabaseFiles(result)
+
+
+class WorkerTracebackTests(ParallelShopTestCase):
+    """A failure in a worker comes back with its whole traceback (tblib)."""
+
+    def test_whole_traceback(self):
+        for method in ("fork", "spawn"):
+            with self.subTest(method=method):
+                result = self.manage(
+                    "test",
+                    f"{SCENARIOS}.FailsWithTraceback",
+                    f"{SCENARIOS}.Harmless",
+                    "--parallel",
+                    "2",
+                    "--start-method",
+                    method,
+                    SHOP_FAILING_TEST="1",
+                )
+                self.assertEqual(result.returncode, 1, result)
+                self.assertRegex(
+                    result.stderr,
+                    r'File ".*scenarios\.py", line \d+, in test_fails_deep\n\s+self\.check_the_orders\(\)',
+                )
+                self.assertRegex(result.stderr, r'File ".*scenarios\.py", line \d+, in check_the_orders')
+                self.assertIn("AssertionError: 0 != 42 : deliberate failure", result.stderr)
+                self.assertIn("FAILED (failures=1)", result.stderr)
+                self.assertNoDatabaseFiles(result)
+
+
 class KeepdbTests(ParallelShopTestCase):
     """--keepdb --parallel twice: clones follow the kept template's schema."""
 

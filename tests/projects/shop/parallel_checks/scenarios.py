@@ -162,3 +162,14 @@ class WaitsForRelease(TestCase):
         Order.objects.create(reference="waiting")
         (REPORT_DIR / f"started-{os.getpid()}").touch()
         wait_for((REPORT_DIR / "release").exists, "the release file")
+
+
+@enabled_by("SHOP_FAILING_TEST")
+class FailsWithTraceback(TestCase):
+    """Fails two calls deep, so the whole traceback must come back from the worker."""
+
+    def test_fails_deep(self):
+        self.check_the_orders()
+
+    def check_the_orders(self):
+        self.assertEqual(Order.objects.count(), 42, "deliberate failure")
