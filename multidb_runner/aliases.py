@@ -18,6 +18,20 @@ def configured_list(configured: Iterable[str]) -> str:
     return ", ".join(sorted(configured)) or "(none)"
 
 
+DUMMY_ENGINE = "django.db.backends.dummy"
+
+
+def usable_aliases(databases: Mapping[str, Mapping[str, object]]) -> list[str]:
+    """
+    Return the aliases that name a real database, in settings order.
+
+    An alias left empty (Django fills in the dummy backend, as for a
+    ``default = {}`` in projects that route everything elsewhere) cannot hold
+    a test database, so it is never injected by default.
+    """
+    return [alias for alias, settings_dict in databases.items() if settings_dict.get("ENGINE") != DUMMY_ENGINE]
+
+
 def select_aliases(patterns: Iterable[str] | None, configured: Iterable[str], source: str = "--databases") -> list[str]:
     """
     Return the configured aliases matched by ``patterns``, in settings order.

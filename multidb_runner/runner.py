@@ -16,7 +16,7 @@ from django.db import connections
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 
 from . import legacy
-from .aliases import resolve_mirrors, select_aliases
+from .aliases import resolve_mirrors, select_aliases, usable_aliases
 from .clones import WorkerClones, remove_stale_clones
 from .config import RunnerConfig, build_config
 from .databases import OldConfig, create_test_databases, destroy_test_databases, serialize_test_databases
@@ -230,7 +230,10 @@ class MultiDBRunner(DiscoverRunner):
     def inject_databases(self, suite: unittest.TestSuite) -> None:
         """Give every test class of ``suite`` the aliases it may use."""
         assert self.config is not None
-        injected = select_aliases(self.config.database_patterns, connections, self.config.database_source)
+        if self.config.database_patterns is None:
+            injected = usable_aliases(connections.settings)
+        else:
+            injected = select_aliases(self.config.database_patterns, connections, self.config.database_source)
         self.injector = DatabasesInjector(injected, connections, self.mirrors)
         self.injector.inject(test_classes(suite))
 

@@ -2,7 +2,7 @@
 
 from unittest import TestCase
 
-from multidb_runner.aliases import resolve_mirrors, select_aliases, with_primaries
+from multidb_runner.aliases import resolve_mirrors, select_aliases, usable_aliases, with_primaries
 from multidb_runner.config import ConfigurationError
 
 CONFIGURED = ["default", "default_RO", "legacy", "tenant_a", "tenant_b", "tenant_a_RO"]
@@ -70,3 +70,13 @@ class ResolveMirrorsTests(TestCase):
         mirrors = {"replica": "default", "tenant_RO": "tenant"}
         self.assertEqual(with_primaries({"replica"}, mirrors), {"replica", "default"})
         self.assertEqual(with_primaries({"other"}, mirrors), {"other"})
+
+
+class UsableAliasesTests(TestCase):
+    def test_empty_default_is_not_usable(self):
+        databases = {
+            "default": {"ENGINE": "django.db.backends.dummy"},
+            "users": {"ENGINE": "django.db.backends.sqlite3"},
+            "orders": {"ENGINE": "django.db.backends.postgresql"},
+        }
+        self.assertEqual(usable_aliases(databases), ["users", "orders"])

@@ -319,3 +319,20 @@ class StockFlagsTests(ShopTestCase):
     def test_labels(self):
         result = self.manage("test", "checks.test_mirror", "checks.test_legacy.LegacyTablesTests.test_fk_and_m2m")
         self.assertPassed(result, tests=3)
+
+
+@only_with_backend("sqlite")
+class EmptyDefaultTests(SimpleTestCase):
+    """``default = {}`` with every model routed elsewhere: default is not injected."""
+
+    def test_empty_default_is_left_out(self):
+        db_dir = make_temp_dir(self)
+        env = {"NODEFAULT_DB_DIR": str(db_dir)}
+        stock = run_manage("nodefault", "test", "--testrunner", STOCK_RUNNER, env=env)
+        self.assertNotEqual(stock.returncode, 0, stock)
+        ours = run_manage("nodefault", "test", "-v", "2", env=env)
+        self.assertEqual(ours.returncode, 0, ours)
+        self.assertRegex(ours.stdout, r"default\s+-\s+not used")
+        self.assertRegex(ours.stdout, r"events\s+\S*test_events\.sqlite3\s+created")
+        self.assertIn("Ran 1 test", ours.stderr)
+        self.assertFalse(any(path.name.startswith("test_") for path in db_dir.iterdir()))

@@ -1,0 +1,11 @@
+from django.test import TestCase
+
+from accounts.models import Account
+
+
+class AccountTests(TestCase):
+    def test_users_and_events(self):
+        Account.objects.create(name="a")
+        Account.objects.using("events").create(name="b")
+        self.assertEqual(Account.objects.count(), 1)
+        self.assertEqual(Account.objects.using("events").count(), 1)
