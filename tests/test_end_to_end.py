@@ -137,6 +137,21 @@ class InMemoryMirrorTests(ShopTestCase):
         self.assertEqual(self.files(), [])
 
 
+class LiveServerTests(ShopTestCase):
+    """A LiveServerTestCase without declarations: its server thread reads the replica and legacy tables."""
+
+    def test_live_server(self):
+        stock = self.manage("test", "checks.live", "--testrunner", STOCK_RUNNER)
+        self.assertFailedWith(stock, "Database queries to 'crm' are not allowed in this test")
+        self.assertPassed(self.manage("test", "checks.live"), tests=2)
+        self.assertPassed(self.manage("test", "checks.live", SHOP_IN_MEMORY="1"), tests=2)
+        parallel = self.manage(
+            "test", "checks.live", "checks.test_mirror", "--parallel", "2", "--start-method", "spawn"
+        )
+        self.assertPassed(parallel, tests=4)
+        self.assertEqual(self.files(), [])
+
+
 class AllAliasesTests(ShopTestCase):
     def test_all_with_class_level_feature_skip(self):
         stock = self.manage("test", "checks.test_all_aliases", "--testrunner", STOCK_RUNNER)

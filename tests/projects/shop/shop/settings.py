@@ -18,6 +18,9 @@ SECRET_KEY = "shop"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 INSTALLED_APPS = ["orders", "crm", "tenants", "checks", "parallel_checks"]
+ROOT_URLCONF = "shop.urls"
+STATIC_URL = "static/"
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
 if os.environ.get("SHOP_EXTRA_TABLE") == "1":
     # A schema change between two --keepdb runs: one more migrated table.
     INSTALLED_APPS.append("parallel_checks.extra.apps.ExtraConfig")
