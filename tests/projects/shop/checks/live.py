@@ -3,9 +3,8 @@
 import json
 from urllib.request import urlopen
 
-from django.test import LiveServerTestCase
-
 from crm.models import Account
+from django.test import LiveServerTestCase
 from orders.models import Order
 
 

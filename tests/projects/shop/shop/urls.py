@@ -1,7 +1,6 @@
+from crm.models import Account
 from django.http import JsonResponse
 from django.urls import path
-
-from crm.models import Account
 from orders.models import Order
 
 
