@@ -34,7 +34,18 @@ DEFAULTS: dict[str, Any] = {
     # environment. The environment variable MULTIDB_RUNNER_DB_SUFFIX
     # overrides the setting; --db-suffix overrides both.
     "DB_SUFFIX": None,
+    # "K/N": run only shard K of N (1-based), or "auto" to read the CI
+    # environment. The environment variable MULTIDB_RUNNER_SHARD overrides
+    # the setting; --shard overrides both.
+    "SHARD": None,
+    # A JSON file of test class durations: read to balance shards, updated
+    # by every run that names it.
+    "DURATIONS_FILE": None,
+    # Where to write a JUnit XML report of the run.
+    "JUNIT_XML": None,
 }
+
+SHARD_ENVIRONMENT = "MULTIDB_RUNNER_SHARD"
 
 DB_SUFFIX_ENVIRONMENT = "MULTIDB_RUNNER_DB_SUFFIX"
 # A letter first: a token of digits alone would look like a worker's clone.
@@ -61,6 +72,10 @@ class RunnerConfig:
     worker_timeout: float | None = DEFAULTS["WORKER_TIMEOUT"]
     start_method: str | None = None
     db_suffix: str | None = None
+    #: (index, total), 1-based, or None to run everything.
+    shard: tuple[int, int] | None = None
+    durations_file: str | None = None
+    junit_xml: str | None = None
 
 
 def split_alias_list(value: str) -> tuple[str, ...]:
@@ -137,6 +152,9 @@ def build_config(
     worker_timeout: float | str | None = None,
     start_method: str | None = None,
     db_suffix: str | None = None,
+    shard: str | None = None,
+    durations_file: str | None = None,
+    junit_xml: str | None = None,
 ) -> RunnerConfig:
     """Merge command-line options over the setting; flags win."""
     setting = read_setting()
@@ -171,6 +189,9 @@ def build_config(
     if token == "auto":
         token = auto_token(os.environ)
     return RunnerConfig(
+        shard=shard_from(setting["SHARD"], shard),
+        durations_file=path_from(setting["DURATIONS_FILE"], durations_file, "DURATIONS_FILE"),
+        junit_xml=path_from(setting["JUNIT_XML"], junit_xml, "JUNIT_XML"),
         database_patterns=patterns,
         database_source=f"settings.{SETTING_NAME}['DATABASES']" if databases is None else "--databases",
         managed_legacy=managed_legacy,
@@ -178,6 +199,38 @@ def build_config(
         start_method=method,
         db_suffix=token,
     )
+
+
+def shard_from(setting: Any, flag: str | None) -> tuple[int, int] | None:
+    """Return the shard to run from the flag, the environment or the setting (in that order)."""
+    from .sharding import auto_shard, parse_shard
+
+    if flag is not None:
+        value, source = flag, "--shard"
+    elif os.environ.get(SHARD_ENVIRONMENT):
+        value, source = os.environ[SHARD_ENVIRONMENT], SHARD_ENVIRONMENT
+    elif setting is not None:
+        value, source = setting, f"settings.{SETTING_NAME}['SHARD']"
+    else:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{source} = {value!r} is not valid: use a string such as '2/4', or 'auto'.")
+    if value.strip() == "auto":
+        found = auto_shard(os.environ)
+        return None if found is None else (found.index, found.total)
+    parsed = parse_shard(value, source)
+    return (parsed.index, parsed.total)
+
+
+def path_from(setting: Any, flag: str | None, key: str) -> str | None:
+    """Return a file path from the flag or the setting."""
+    if flag is not None:
+        return flag
+    if setting is None:
+        return None
+    if not isinstance(setting, str | os.PathLike) or not os.fspath(setting):
+        raise ConfigurationError(f"settings.{SETTING_NAME}['{key}'] = {setting!r} is not valid: give a file path.")
+    return os.fspath(setting)
 
 
 def validate_token(value: Any, source: str) -> str:

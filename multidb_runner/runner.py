@@ -25,7 +25,9 @@ from .mirrors import MirrorSharing
 from .names import suffixed_test_name
 from .parallel import MultiDBParallelTestSuite
 from .plan import AliasSettings, DatabasePlan, build_plan
+from .reporting import RecordingResult, read_durations, write_durations, write_junit_xml
 from .safety import check_test_databases_are_not_real, database_identity
+from .sharding import assign_shards, shard_key
 from .workers import WorkerState
 
 
@@ -69,6 +71,9 @@ class MultiDBRunner(DiscoverRunner):
         worker_timeout: float | str | None = None,
         start_method: str | None = None,
         db_suffix: str | None = None,
+        shard: str | None = None,
+        durations_file: str | None = None,
+        junit_xml: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -77,6 +82,9 @@ class MultiDBRunner(DiscoverRunner):
         self.worker_timeout = worker_timeout
         self.start_method = start_method
         self.db_suffix = db_suffix
+        self.shard = shard
+        self.durations_file = durations_file
+        self.junit_xml = junit_xml
         self.saved_test_names: dict[str, Any] = {}
         self.saved_start_method: str | None = None
         self.interrupted = False
@@ -132,6 +140,28 @@ class MultiDBRunner(DiscoverRunner):
             ),
         )
         parser.add_argument(
+            "--shard",
+            metavar="K/N",
+            help=(
+                "Run only shard K of N (1-based): a deterministic share of the test "
+                "classes, so that N CI jobs together run every test once. 'auto' "
+                "reads GitLab's CI_NODE_INDEX/CI_NODE_TOTAL or CircleCI's "
+                "CIRCLE_NODE_INDEX/CIRCLE_NODE_TOTAL. Also MULTIDB_RUNNER_SHARD."
+            ),
+        )
+        parser.add_argument(
+            "--durations-file",
+            metavar="PATH",
+            help=(
+                "A JSON file of test class durations: read to balance --shard, and updated with this run's durations."
+            ),
+        )
+        parser.add_argument(
+            "--junit-xml",
+            metavar="PATH",
+            help="Write a JUnit XML report of the run to PATH.",
+        )
+        parser.add_argument(
             "--start-method",
             metavar="METHOD",
             help=(
@@ -155,6 +185,9 @@ class MultiDBRunner(DiscoverRunner):
             worker_timeout=self.worker_timeout,
             start_method=self.start_method,
             db_suffix=self.db_suffix,
+            shard=self.shard,
+            durations_file=self.durations_file,
+            junit_xml=self.junit_xml,
         )
         select_aliases(config.database_patterns, connections, config.database_source)
         self.mirrors = resolve_mirrors(
@@ -226,6 +259,35 @@ class MultiDBRunner(DiscoverRunner):
         suite = super().build_suite(test_labels, **kwargs)
         self.inject_databases(suite)
         return suite
+
+    def test_suite(self, tests: Any = ()) -> unittest.TestSuite:  # type: ignore[override]
+        """
+        Build the suite of the discovered tests, keeping only this run's shard.
+
+        DiscoverRunner calls this with every test found, filtered and
+        ordered, before splitting them between parallel workers.
+        """
+        tests = list(tests)
+        if self.config is not None and self.config.shard is not None:
+            tests = self.select_shard(tests, *self.config.shard)
+        return unittest.TestSuite(tests)
+
+    def select_shard(self, tests: list[Any], index: int, total: int) -> list[Any]:
+        """Keep the tests of the classes that fall in shard ``index`` of ``total``."""
+        assert self.config is not None
+        durations = read_durations(self.config.durations_file) if self.config.durations_file else {}
+        keys = [shard_key(test) for test in tests]
+        assignment = assign_shards(keys, total, durations)
+        selected = [test for test, key in zip(tests, keys, strict=True) if assignment[key] == index]
+        classes = {key for key, shard in assignment.items() if shard == index}
+        if selected:
+            self.log(
+                f"Shard {index}/{total}: {len(classes)} of {len(assignment)} test classes, "
+                f"{len(selected)} of {len(tests)} tests."
+            )
+        else:
+            self.log(f"Shard {index}/{total} has no tests to run ({len(assignment)} test classes in {total} shards).")
+        return selected
 
     def inject_databases(self, suite: unittest.TestSuite) -> None:
         """Give every test class of ``suite`` the aliases it may use."""
@@ -411,6 +473,26 @@ class MultiDBRunner(DiscoverRunner):
         """Print the database plan (verbosity 1 and up)."""
         self.log("Database plan:\n" + plan.format())
 
+    # Reports ---------------------------------------------------------------
+
+    def get_resultclass(self) -> Any:
+        """Add outcome and duration recording when a report or durations file is wanted."""
+        resultclass = super().get_resultclass()
+        if self.config is None or not (self.config.junit_xml or self.config.durations_file):
+            return resultclass
+        base = resultclass or unittest.TextTestResult
+        return type(f"Recording{base.__name__}", (RecordingResult, base), {})
+
+    def write_reports(self, result: Any) -> None:
+        """Write the JUnit XML report and the durations file, as configured."""
+        if self.config is None or not isinstance(result, RecordingResult):
+            return
+        if self.config.junit_xml:
+            write_junit_xml(self.config.junit_xml, result.records)
+            self.log(f"JUnit XML report written to {self.config.junit_xml}.")
+        if self.config.durations_file and result.records:
+            write_durations(self.config.durations_file, result.class_durations())
+
     # Parallel runs -----------------------------------------------------------
 
     def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> Any:
@@ -422,6 +504,7 @@ class MultiDBRunner(DiscoverRunner):
             # Workers must not share the main process's open sockets.
             connections.close_all()
         result = super().run_suite(suite, **kwargs)
+        self.write_reports(result)
         self.check_interrupted()
         return result
 

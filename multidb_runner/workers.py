@@ -18,7 +18,9 @@ import multiprocessing.connection
 import os
 import signal
 import sqlite3
+import sys
 import threading
+import time
 import unittest
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
@@ -195,7 +197,7 @@ def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None]:
     if worker_state is not None:
         apply_class_databases(subsuite, worker_state.class_databases)
     runner = runner_class(failfast=failfast, buffer=buffer)
-    result = runner.resultclass()
+    result = timed(runner.resultclass)()
     unittest.registerResult(result)
     result.failfast = failfast
     result.buffer = buffer
@@ -204,6 +206,29 @@ def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None]:
     except Exception as exc:
         return subsuite_index, result.events, f"{type(exc).__name__}: {exc}"
     return subsuite_index, result.events, None
+
+
+def timed(result_class: type[Any]) -> type[Any]:
+    """
+    Make a worker's result send each test's duration, on Pythons before 3.12.
+
+    From 3.12 unittest calls ``addDuration`` itself; the main process needs
+    the durations measured here, not when the events are replayed there.
+    """
+    if sys.version_info >= (3, 12):
+        return result_class
+
+    class TimedResult(result_class):  # type: ignore[misc]
+        def startTest(self, test: Any) -> None:
+            self.started_at = time.perf_counter()
+            super().startTest(test)
+
+        def stopTest(self, test: Any) -> None:
+            # RemoteTestResult.addDuration needs 3.12's TestResult: send the event directly.
+            self.events.append(("addDuration", self.test_index, time.perf_counter() - self.started_at))
+            super().stopTest(test)
+
+    return TimedResult
 
 
 def exit_with_parent() -> None:

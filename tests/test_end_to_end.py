@@ -9,9 +9,12 @@ MultiDBRunner; every run is checked for its exit code, output and the
 databases left afterwards.
 """
 
+import json
+import re
 import sqlite3
 import sys
 import unittest
+import xml.etree.ElementTree as ET
 
 from django.test import SimpleTestCase
 
@@ -351,3 +354,87 @@ class EmptyDefaultTests(SimpleTestCase):
         self.assertRegex(ours.stdout, r"events\s+\S*test_events\.sqlite3\s+created")
         self.assertIn("Ran 1 test", ours.stderr)
         self.assertFalse(any(path.name.startswith("test_") for path in db_dir.iterdir()))
+
+
+class ShardTests(ShopTestCase):
+    """--shard K/N: N runs together run every test exactly once."""
+
+    def reported_ids(self, *args, **env):
+        report = self.db_dir / "report.xml"
+        result = self.manage("test", "--junit-xml", str(report), *args, **env)
+        self.assertEqual(result.returncode, 0, result)
+        root = ET.parse(report).getroot()
+        return result, {f"{case.get('classname')}.{case.get('name')}" for case in root.iter("testcase")}
+
+    def test_union_of_shards_is_the_suite(self):
+        _, everything = self.reported_ids()
+        self.assertEqual(len(everything), 9)
+        for total in (2, 3, 4):
+            shards = [self.reported_ids("--shard", f"{index}/{total}")[1] for index in range(1, total + 1)]
+            with self.subTest(total=total):
+                self.assertEqual(set().union(*shards), everything)
+                self.assertEqual(sum(len(shard) for shard in shards), len(everything))
+        self.assertEqual(self.files(), ["report.xml"])
+
+    def test_auto_shard_from_gitlab_and_circleci(self):
+        gitlab = self.reported_ids("--shard", "auto", CI_NODE_INDEX="2", CI_NODE_TOTAL="2")
+        circle = self.reported_ids("--shard", "auto", CIRCLE_NODE_INDEX="1", CIRCLE_NODE_TOTAL="2")
+        environment = self.reported_ids(MULTIDB_RUNNER_SHARD="2/2")
+        self.assertIn("Shard 2/2:", gitlab[0].stdout)
+        self.assertEqual(gitlab[1], circle[1])
+        self.assertEqual(gitlab[1], environment[1])
+
+    def test_empty_shard_says_so_and_passes(self):
+        result = self.manage("test", "checks.test_mirror", "--shard", "2/2")
+        self.assertEqual(result.returncode, 0, result)
+        self.assertIn("Shard 2/2 has no tests to run (1 test classes in 2 shards).", result.stdout)
+        self.assertNotIn("Creating test database", result.output)
+        self.assertEqual(self.files(), [])
+
+    def test_bad_shard(self):
+        for value in ("0/3", "4/3", "two/3"):
+            with self.subTest(value=value):
+                self.assertConfigurationError(
+                    self.manage("test", "--shard", value), f"--shard = {value!r} is not valid: use K/N with 1 <= K <= N"
+                )
+
+    def test_durations_file_is_written_and_used(self):
+        durations = self.db_dir / "durations.json"
+        self.assertPassed(self.manage("test", "--durations-file", str(durations)), tests=9)
+        recorded = json.loads(durations.read_text())["classes"]
+        self.assertEqual(len(recorded), 6)
+        self.assertTrue(all(value > 0 for value in recorded.values()), recorded)
+        first = self.manage("test", "--shard", "1/2", "--durations-file", str(durations))
+        second = self.manage("test", "--shard", "2/2", "--durations-file", str(durations))
+        ran = [int(re.search(r"Ran (\d+) test", run.stderr).group(1)) for run in (first, second)]
+        self.assertEqual(sum(ran), 9)
+
+
+class JUnitXmlTests(ShopTestCase):
+    def test_report_under_parallel_has_per_test_times_and_outcomes(self):
+        report = self.db_dir / "report.xml"
+        scenarios = "parallel_checks.scenarios"
+        result = self.manage(
+            "test",
+            f"{scenarios}.Timed",
+            f"{scenarios}.FailsWithTraceback",
+            f"{scenarios}.KillsItsWorker",
+            "--parallel",
+            "2",
+            "--junit-xml",
+            str(report),
+            SHOP_FAILING_TEST="1",
+        )
+        self.assertEqual(result.returncode, 1, result)
+        root = ET.parse(report).getroot()
+        cases = {case.get("name"): case for case in root.iter("testcase")}
+        self.assertGreaterEqual(float(cases["test_slow"].get("time")), 0.3)
+        self.assertLess(float(cases["test_quick"].get("time")), 0.3)
+        failure = cases["test_fails_deep"].find("failure")
+        self.assertEqual(failure.get("message"), "AssertionError: 0 != 42 : deliberate failure")
+        self.assertIn("in check_the_orders", failure.text)
+        self.assertEqual(
+            cases["test_exit_the_worker"].find("skipped").get("message"), "runs only with SHOP_KILL_WORKER=1"
+        )
+        self.assertEqual((root.get("tests"), root.get("failures"), root.get("skipped")), ("4", "1", "1"))
+        self.assertEqual(self.files(), ["report.xml"])

@@ -173,3 +173,13 @@ class FailsWithTraceback(TestCase):
 
     def check_the_orders(self):
         self.assertEqual(Order.objects.count(), 42, "deliberate failure")
+
+
+class Timed(TestCase):
+    """One test that works for a while, one that does not: their times must differ in reports."""
+
+    def test_quick(self):
+        self.assertTrue(True)
+
+    def test_slow(self):
+        time.sleep(0.3)  # the work being timed, not a wait for anything
