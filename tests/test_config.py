@@ -13,7 +13,19 @@ class BuildConfigTests(SimpleTestCase):
         self.assertEqual(config.worker_timeout, 3600)
         self.assertIsNone(config.start_method)
         self.assertIsNone(config.db_suffix)
-        self.assertEqual(set(DEFAULTS), {"DATABASES", "MANAGED_LEGACY", "WORKER_TIMEOUT", "START_METHOD", "DB_SUFFIX"})
+        self.assertEqual(
+            set(DEFAULTS),
+            {
+                "DATABASES",
+                "MANAGED_LEGACY",
+                "WORKER_TIMEOUT",
+                "START_METHOD",
+                "DB_SUFFIX",
+                "SHARD",
+                "DURATIONS_FILE",
+                "JUNIT_XML",
+            },
+        )
 
     @override_settings(MULTIDB_RUNNER={"DATABASES": ["default", "other"], "MANAGED_LEGACY": False})
     def test_setting_is_read_when_needed(self):
@@ -32,7 +44,8 @@ class BuildConfigTests(SimpleTestCase):
         with self.assertRaisesMessage(
             ConfigurationError,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
-            "Valid keys: DATABASES, DB_SUFFIX, MANAGED_LEGACY, START_METHOD, WORKER_TIMEOUT.",
+            "Valid keys: DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, MANAGED_LEGACY, SHARD, START_METHOD, "
+            "WORKER_TIMEOUT.",
         ):
             build_config()
 
