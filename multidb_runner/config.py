@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "DURATIONS_FILE": None,
     # Where to write a JUnit XML report of the run.
     "JUNIT_XML": None,
+    # Measure coverage in the main process and every parallel worker, then
+    # combine and report it with the project's coverage configuration.
+    "COVERAGE": False,
 }
 
 SHARD_ENVIRONMENT = "MULTIDB_RUNNER_SHARD"
@@ -76,6 +79,7 @@ class RunnerConfig:
     shard: tuple[int, int] | None = None
     durations_file: str | None = None
     junit_xml: str | None = None
+    coverage: bool = False
 
 
 def split_alias_list(value: str) -> tuple[str, ...]:
@@ -155,6 +159,7 @@ def build_config(
     shard: str | None = None,
     durations_file: str | None = None,
     junit_xml: str | None = None,
+    coverage: bool | None = None,
 ) -> RunnerConfig:
     """Merge command-line options over the setting; flags win."""
     setting = read_setting()
@@ -188,7 +193,12 @@ def build_config(
         token = validate_token(db_suffix, "--db-suffix")
     if token == "auto":
         token = auto_token(os.environ)
+    if not isinstance(setting["COVERAGE"], bool):
+        raise ConfigurationError(
+            f"settings.{SETTING_NAME}['COVERAGE'] = {setting['COVERAGE']!r} is not valid: use True or False."
+        )
     return RunnerConfig(
+        coverage=setting["COVERAGE"] if coverage is None else coverage,
         shard=shard_from(setting["SHARD"], shard),
         durations_file=path_from(setting["DURATIONS_FILE"], durations_file, "DURATIONS_FILE"),
         junit_xml=path_from(setting["JUNIT_XML"], junit_xml, "JUNIT_XML"),

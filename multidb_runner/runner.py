@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 
-from . import legacy
+from . import coverage_support, legacy
 from .aliases import resolve_mirrors, select_aliases, usable_aliases
 from .clones import WorkerClones, remove_stale_clones
 from .config import RunnerConfig, build_config
@@ -74,6 +74,7 @@ class MultiDBRunner(DiscoverRunner):
         shard: str | None = None,
         durations_file: str | None = None,
         junit_xml: str | None = None,
+        coverage: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -85,6 +86,8 @@ class MultiDBRunner(DiscoverRunner):
         self.shard = shard
         self.durations_file = durations_file
         self.junit_xml = junit_xml
+        self.coverage = coverage
+        self.measurement: Any = None
         self.saved_test_names: dict[str, Any] = {}
         self.saved_start_method: str | None = None
         self.interrupted = False
@@ -157,6 +160,15 @@ class MultiDBRunner(DiscoverRunner):
             ),
         )
         parser.add_argument(
+            "--coverage",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=(
+                "Measure coverage in the main process and in every parallel worker, "
+                "then combine and report it with the project's coverage configuration."
+            ),
+        )
+        parser.add_argument(
             "--junit-xml",
             metavar="PATH",
             help="Write a JUnit XML report of the run to PATH.",
@@ -188,6 +200,7 @@ class MultiDBRunner(DiscoverRunner):
             shard=self.shard,
             durations_file=self.durations_file,
             junit_xml=self.junit_xml,
+            coverage=self.coverage,
         )
         select_aliases(config.database_patterns, connections, config.database_source)
         self.mirrors = resolve_mirrors(
@@ -203,7 +216,10 @@ class MultiDBRunner(DiscoverRunner):
 
     def run_tests(self, test_labels: Sequence[str], **kwargs: Any) -> int:
         """Run the suite; whatever happens, leave Django's classes and settings as found."""
-        self.load_configuration()
+        config = self.load_configuration()
+        if config.coverage:
+            # May restart this command under coverage (and never return).
+            self.measurement = coverage_support.start_in_main_process()
         try:
             failures: int = super().run_tests(list(test_labels), **kwargs)
         except KeyboardInterrupt:
@@ -214,6 +230,8 @@ class MultiDBRunner(DiscoverRunner):
             # Ctrl-C during teardown: everything was cleaned up, but the run
             # did not end the way it should.
             raise self.interruption()
+        if self.measurement is not None and not coverage_support.finish(self.measurement, self.log):
+            failures += 1
         return failures
 
     def interruption(self) -> TestRunInterrupted:
@@ -531,6 +549,7 @@ class MultiDBRunner(DiscoverRunner):
             class_databases=self.injector.given() if self.injector else {},
             process_setup=None if process_setup is ParallelTestSuite.process_setup else process_setup,
             process_setup_args=tuple(getattr(suite, "process_setup_args", ())),
+            coverage=self.measurement is not None,
         )
 
     def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:

@@ -68,6 +68,8 @@ class WorkerState:
     class_databases: dict[str, frozenset[str]]
     process_setup: Callable[..., Any] | None = None
     process_setup_args: tuple[Any, ...] = field(default_factory=tuple)
+    #: Measure coverage in the worker (--coverage).
+    coverage: bool = False
 
 
 def worker_number(started: int, workers: int) -> int:
@@ -89,6 +91,11 @@ def init_worker(counter: Any, state: WorkerState) -> None:
     replacement worker still gets an existing clone (Django ticket #27734).
     """
     global worker_id, worker_state
+    if state.coverage:
+        # First, so that a spawned worker's imports are measured too.
+        from .coverage_support import start_in_worker
+
+        start_in_worker()
     with counter.get_lock():
         counter.value += 1
         worker_id = worker_number(counter.value, state.workers)

@@ -37,13 +37,27 @@ class Result:
         return f"<Result rc={self.returncode}>\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
-def run_manage(project: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300) -> Result:
-    """Run ``python manage.py ARGS`` in ``tests/projects/PROJECT`` with the repository importable."""
+def run_manage(
+    project: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300, python: list[str] | None = None
+) -> Result:
+    """
+    Run ``python manage.py ARGS`` in ``tests/projects/PROJECT`` with the repository importable.
+
+    ``python`` replaces the interpreter part of the command (for example
+    ``[sys.executable, "-m", "coverage", "run"]``); with ``[..., "-m", "coverage"]``
+    and no manage.py, pass the coverage command as ARGS.
+    """
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "SHOP_"))}
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     environment.update(env or {})
+    if python is None:
+        command = [sys.executable, "manage.py", *args]
+    elif python[-1] == "coverage":
+        command = [*python, *args]
+    else:
+        command = [*python, "manage.py", *args]
     completed = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        command,
         cwd=PROJECTS / project,
         env=environment,
         capture_output=True,

@@ -24,6 +24,7 @@ class BuildConfigTests(SimpleTestCase):
                 "SHARD",
                 "DURATIONS_FILE",
                 "JUNIT_XML",
+                "COVERAGE",
             },
         )
 
@@ -44,8 +45,8 @@ class BuildConfigTests(SimpleTestCase):
         with self.assertRaisesMessage(
             ConfigurationError,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
-            "Valid keys: DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, MANAGED_LEGACY, SHARD, START_METHOD, "
-            "WORKER_TIMEOUT.",
+            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, MANAGED_LEGACY, SHARD, "
+            "START_METHOD, WORKER_TIMEOUT.",
         ):
             build_config()
 

@@ -254,8 +254,8 @@ class ConfigurationErrorTests(ShopTestCase):
         self.assertConfigurationError(
             result,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
-            "Valid keys: DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, MANAGED_LEGACY, SHARD, START_METHOD, "
-            "WORKER_TIMEOUT.",
+            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, MANAGED_LEGACY, SHARD, "
+            "START_METHOD, WORKER_TIMEOUT.",
         )
 
     def test_bad_flag_value(self):
