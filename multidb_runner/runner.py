@@ -91,6 +91,7 @@ class MultiDBRunner(DiscoverRunner):
         self.saved_test_names: dict[str, Any] = {}
         self.saved_start_method: str | None = None
         self.interrupted = False
+        self.tearing_down = False
         self.clones: WorkerClones | None = None
         self.legacy_router: legacy.LegacyTablesRouter | None = None
         self.config: RunnerConfig | None = None
@@ -248,19 +249,19 @@ class MultiDBRunner(DiscoverRunner):
 
     def watch_for_interrupt(self) -> None:
         """
-        Remember a Ctrl-C, then let unittest's handler stop the run as usual.
+        Turn Ctrl-C into a clean, failed end of the run, at any phase.
 
-        unittest's first Ctrl-C only stops the run after the current test and
-        the run then ends with "OK"; and during database setup it does
-        nothing at all. The runner checks this flag between steps instead.
+        unittest's own handler stops a serial run after the current test and
+        the run then ends with "OK", and during database setup it does
+        nothing at all. Here Ctrl-C stops the run at once (setup, tests and
+        workers are abandoned; the runner's cleanup then destroys the test
+        databases), except while the databases are being destroyed: then
+        it is only remembered, so that the cleanup completes.
         """
-        previous = signal.getsignal(signal.SIGINT)
 
         def on_interrupt(signum: int, frame: Any) -> None:
             self.interrupted = True
-            if callable(previous):
-                previous(signum, frame)
-            else:
+            if not self.tearing_down:
                 raise KeyboardInterrupt
 
         try:
@@ -553,6 +554,8 @@ class MultiDBRunner(DiscoverRunner):
         )
 
     def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:
+        # From here on, Ctrl-C must not cut the cleanup short.
+        self.tearing_down = True
         self.mirror_sharing.restore()
         try:
             self.destroy_clones()

@@ -211,8 +211,47 @@ def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None]:
     try:
         subsuite(result)
     except Exception as exc:
+        finish_interrupted_class(subsuite, result)
         return subsuite_index, result.events, f"{type(exc).__name__}: {exc}"
     return subsuite_index, result.events, None
+
+
+def finish_interrupted_class(suite: unittest.TestSuite, result: Any) -> None:
+    """
+    Run the test and class teardown that an exception skipped.
+
+    Otherwise the interrupted test's transaction and its class's
+    transaction would stay open on this worker's connections, under every
+    class the worker runs next. Uses unittest.TestSuite's end-of-suite steps
+    (private, but long stable); if they fail, the connections are reset.
+    """
+    started = [event[1] for event in result.events if event[0] == "startTest"]
+    tests = list(suite)
+    try:
+        if started and started[-1] < len(tests):
+            interrupted = tests[started[-1]]
+            post_teardown = getattr(interrupted, "_post_teardown", None)
+            if post_teardown is not None:
+                post_teardown()
+        suite._tearDownPreviousClass(None, result)  # type: ignore[attr-defined]
+        suite._handleModuleTearDown(result)  # type: ignore[attr-defined]
+    except Exception:
+        reset_connections()
+
+
+def reset_connections() -> None:
+    """Close every connection and forget any transaction it was in."""
+    for connection in connections.all():
+        try:
+            connection.close()
+        except Exception:
+            pass
+        connection.connection = None
+        connection.in_atomic_block = False
+        connection.savepoint_ids = []
+        connection.atomic_blocks = []
+        connection.needs_rollback = False
+        connection.closed_in_transaction = False
 
 
 def timed(result_class: type[Any]) -> type[Any]:

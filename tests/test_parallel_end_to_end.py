@@ -422,6 +422,24 @@ class InterruptDuringSetupTests(ParallelShopTestCase):
         self.assertNoDatabaseFiles(result)
 
 
+class InterruptDuringTeardownTests(ParallelShopTestCase):
+    """Ctrl-C while the test databases are being destroyed: the cleanup still completes."""
+
+    def test_interrupt_between_two_destructions(self):
+        runner = "shop.checking_runner.CheckingRunner"
+        process = self.start("test", "checks.test_undeclared", "--testrunner", runner, SHOP_PAUSE_IN_TEARDOWN="1")
+        self.started_pid()
+        self.assertNotIn("test_default.sqlite3", self.database_files())
+        self.assertIn("test_crm.sqlite3", self.database_files())
+        os.kill(process.pid, signal.SIGINT)
+        (self.db_dir / "release").touch()
+        result = process.finish()
+        self.assertEqual(result.returncode, 130, result)
+        self.assertIn(INTERRUPTED, result.stderr, result)
+        self.assertNotIn("Traceback", result.output, result)
+        self.assertNoDatabaseFiles(result)
+
+
 class WorkerTracebackTests(ParallelShopTestCase):
     """A failure in a worker comes back with its whole traceback (tblib)."""
 

@@ -14,6 +14,23 @@ class CheckingRunner(MultiDBRunner):
             raise RuntimeError("checks exploded on purpose")
         super().run_checks(databases)
 
+    def teardown_databases(self, old_config, **kwargs):
+        if os.environ.get("SHOP_PAUSE_IN_TEARDOWN") == "1":
+            # Pause after the first test database is destroyed, for Ctrl-C.
+            from parallel_checks.scenarios import REPORT_DIR, wait_for
+
+            creation = old_config[0][0].creation
+            destroy = creation.destroy_test_db
+
+            def destroy_then_pause(*args, **kwargs):
+                destroy(*args, **kwargs)
+                creation.destroy_test_db = destroy
+                (REPORT_DIR / f"started-{os.getpid()}").touch()
+                wait_for(lambda: (REPORT_DIR / "release").exists(), "the release file")
+
+            creation.destroy_test_db = destroy_then_pause
+        super().teardown_databases(old_config, **kwargs)
+
     def run_tests(self, test_labels, **kwargs):
         from checks.test_all_aliases import AllAliasesTests
         from checks.test_undeclared import UndeclaredTestCase
