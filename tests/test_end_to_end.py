@@ -405,10 +405,16 @@ class ShardTests(ShopTestCase):
         recorded = json.loads(durations.read_text())["classes"]
         self.assertEqual(len(recorded), 6)
         self.assertTrue(all(value > 0 for value in recorded.values()), recorded)
-        first = self.manage("test", "--shard", "1/2", "--durations-file", str(durations))
-        second = self.manage("test", "--shard", "2/2", "--durations-file", str(durations))
-        ran = [int(re.search(r"Ran (\d+) test", run.stderr).group(1)) for run in (first, second)]
+        # Each CI job reads (and updates) its own copy of the recorded file.
+        runs = []
+        for index in (1, 2):
+            copy = self.db_dir / f"durations-{index}.json"
+            copy.write_text(durations.read_text())
+            runs.append(self.manage("test", "--shard", f"{index}/2", "--durations-file", str(copy)))
+        ran = [int(re.search(r"Ran (\d+) test", run.stderr).group(1)) for run in runs]
         self.assertEqual(sum(ran), 9)
+        shard_classes = [set(json.loads((self.db_dir / f"durations-{i}.json").read_text())["classes"]) for i in (1, 2)]
+        self.assertEqual(shard_classes[0], set(recorded))
 
 
 class JUnitXmlTests(ShopTestCase):
