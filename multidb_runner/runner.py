@@ -78,15 +78,18 @@ class MultiDBRunner(DiscoverRunner):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.database_selection = databases
-        self.managed_legacy = managed_legacy
-        self.worker_timeout = worker_timeout
-        self.start_method = start_method
-        self.db_suffix = db_suffix
-        self.shard = shard
-        self.durations_file = durations_file
-        self.junit_xml = junit_xml
-        self.coverage = coverage
+        # The runner's own options, checked against the setting when the run starts.
+        self.options: dict[str, Any] = {
+            "databases": databases,
+            "managed_legacy": managed_legacy,
+            "worker_timeout": worker_timeout,
+            "start_method": start_method,
+            "db_suffix": db_suffix,
+            "shard": shard,
+            "durations_file": durations_file,
+            "junit_xml": junit_xml,
+            "coverage": coverage,
+        }
         self.measurement: Any = None
         self.saved_test_names: dict[str, Any] = {}
         self.saved_start_method: str | None = None
@@ -192,17 +195,7 @@ class MultiDBRunner(DiscoverRunner):
         Checks the ``MULTIDB_RUNNER`` setting, the ``--databases`` selection
         and every ``TEST['MIRROR']``.
         """
-        config = build_config(
-            databases=self.database_selection,
-            managed_legacy=self.managed_legacy,
-            worker_timeout=self.worker_timeout,
-            start_method=self.start_method,
-            db_suffix=self.db_suffix,
-            shard=self.shard,
-            durations_file=self.durations_file,
-            junit_xml=self.junit_xml,
-            coverage=self.coverage,
-        )
+        config = build_config(**self.options)
         select_aliases(config.database_patterns, connections, config.database_source)
         self.mirrors = resolve_mirrors(
             {alias: connections[alias].settings_dict["TEST"].get("MIRROR") for alias in connections}
