@@ -181,6 +181,17 @@ class ParallelShopTestCase(SimpleTestCase):
         for message in messages:
             self.assertIn(message, result.output, result)
 
+    def interrupt_paused_run(self, process):
+        """Ctrl-C a run paused on the release file, let it go on; check it failed cleanly."""
+        os.kill(process.pid, signal.SIGINT)
+        (self.db_dir / "release").touch()
+        result = process.finish()
+        self.assertEqual(result.returncode, 130, result)
+        self.assertIn(INTERRUPTED, result.stderr, result)
+        self.assertNotIn("Traceback", result.output, result)
+        self.assertNoDatabaseFiles(result)
+        return result
+
     def assertNoDatabaseFiles(self, result):
         self.assertEqual(self.database_files(), [], result)
 
@@ -412,14 +423,8 @@ class InterruptDuringSetupTests(ParallelShopTestCase):
         self.started_pid()
         # default's test database exists by now; crm's is being set up.
         self.assertIn("test_default.sqlite3", self.database_files())
-        os.kill(process.pid, signal.SIGINT)
-        (self.db_dir / "release").touch()
-        result = process.finish()
-        self.assertEqual(result.returncode, 130, result)
-        self.assertIn(INTERRUPTED, result.stderr, result)
+        result = self.interrupt_paused_run(process)
         self.assertNotIn("Ran ", result.stderr, result)
-        self.assertNotIn("Traceback", result.output, result)
-        self.assertNoDatabaseFiles(result)
 
 
 class InterruptDuringTeardownTests(ParallelShopTestCase):
@@ -431,13 +436,7 @@ class InterruptDuringTeardownTests(ParallelShopTestCase):
         self.started_pid()
         self.assertNotIn("test_default.sqlite3", self.database_files())
         self.assertIn("test_crm.sqlite3", self.database_files())
-        os.kill(process.pid, signal.SIGINT)
-        (self.db_dir / "release").touch()
-        result = process.finish()
-        self.assertEqual(result.returncode, 130, result)
-        self.assertIn(INTERRUPTED, result.stderr, result)
-        self.assertNotIn("Traceback", result.output, result)
-        self.assertNoDatabaseFiles(result)
+        self.interrupt_paused_run(process)
 
 
 class WorkerTracebackTests(ParallelShopTestCase):
