@@ -7,8 +7,11 @@ this suite goes through the runner itself. Extra arguments are passed to
 the test command: ``python runtests.py tests.test_plan -v 2 --parallel 2``.
 """
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 
 if __name__ == "__main__":
@@ -16,6 +19,10 @@ if __name__ == "__main__":
     warnings.simplefilter("error", PendingDeprecationWarning)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    if not os.environ.get("MULTIDB_TEST_DATA_DIR"):
+        # SQLite test databases of this run go to a folder of its own, removed at the end.
+        os.environ["MULTIDB_TEST_DATA_DIR"] = tempfile.mkdtemp(prefix="multidb_runner_run_")
+        atexit.register(shutil.rmtree, os.environ["MULTIDB_TEST_DATA_DIR"], ignore_errors=True)
     from django.core.management import execute_from_command_line
 
     args = sys.argv[1:]

@@ -14,7 +14,11 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
 BACKEND = os.environ.get("MULTIDB_TEST_BACKEND", "sqlite")
-DATA_DIR = Path(os.environ.get("MULTIDB_TEST_DATA_DIR", tempfile.gettempdir())) / "multidb_runner_tests"
+if not os.environ.get("MULTIDB_TEST_DATA_DIR"):
+    # A folder of this run's own, so that two runs on one machine never share
+    # (and clobber) SQLite test databases; workers and subprocesses inherit it.
+    os.environ["MULTIDB_TEST_DATA_DIR"] = tempfile.mkdtemp(prefix="multidb_runner_run_")
+DATA_DIR = Path(os.environ["MULTIDB_TEST_DATA_DIR"]) / "multidb_runner_tests"
 
 SECRET_KEY = "multidb-runner-tests"
 USE_TZ = True
