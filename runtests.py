@@ -20,8 +20,13 @@ if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     if not os.environ.get("MULTIDB_TEST_DATA_DIR"):
-        # SQLite test databases of this run go to a folder of its own, removed at the end.
+        # SQLite test databases of this run go to a folder of its own, removed at
+        # the end (by the restarted process, with --coverage).
         os.environ["MULTIDB_TEST_DATA_DIR"] = tempfile.mkdtemp(prefix="multidb_runner_run_")
+        # Owned by this process id, which a --coverage restart (exec) keeps
+        # and subprocesses of the suite do not share.
+        os.environ["MULTIDB_TEST_DATA_DIR_OWNER"] = str(os.getpid())
+    if os.environ.get("MULTIDB_TEST_DATA_DIR_OWNER") == str(os.getpid()):
         atexit.register(shutil.rmtree, os.environ["MULTIDB_TEST_DATA_DIR"], ignore_errors=True)
     from django.core.management import execute_from_command_line
 

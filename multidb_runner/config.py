@@ -233,14 +233,23 @@ def shard_from(setting: Any, flag: str | None) -> tuple[int, int] | None:
 
 
 def path_from(setting: Any, flag: str | None, key: str) -> str | None:
-    """Return a file path from the flag or the setting."""
+    """Return a file path from the flag or the setting, in a folder that exists."""
+    source = f"--{key.lower().replace('_', '-')}"
     if flag is not None:
-        return flag
-    if setting is None:
+        path = flag
+    elif setting is None:
         return None
-    if not isinstance(setting, str | os.PathLike) or not os.fspath(setting):
+    elif not isinstance(setting, str | os.PathLike) or not os.fspath(setting):
         raise ConfigurationError(f"settings.{SETTING_NAME}['{key}'] = {setting!r} is not valid: give a file path.")
-    return os.fspath(setting)
+    else:
+        path, source = os.fspath(setting), f"settings.{SETTING_NAME}['{key}']"
+    folder = os.path.dirname(os.path.abspath(path))
+    if not path or not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"{source} = {path!r} is not valid: the folder {folder!r} does not exist. "
+            "Give a file path in an existing folder."
+        )
+    return path
 
 
 def validate_token(value: Any, source: str) -> str:

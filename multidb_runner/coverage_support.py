@@ -123,17 +123,25 @@ def finish(main: coverage.Coverage, log: Any) -> bool:
     """
     Save, combine and report; return False if coverage is below ``fail_under``.
 
-    ``log`` prints a line (the runner's ``log``).
+    ``log`` prints an informational line (the runner's ``log``); failures are
+    written to standard error whatever the verbosity.
     """
     main.stop()
     main.save()
     combined = coverage.Coverage(config_file=True)
+    main_file = os.path.abspath(main.get_data().data_filename())
+    combined_file = os.path.abspath(combined.config.data_file)
+    if main_file == combined_file and os.path.exists(main_file):
+        # Measured by a `coverage run` without parallel mode: its data is in
+        # the combined file itself, which combining skips and replaces. Give
+        # it a parallel file's name first.
+        os.replace(main_file, f"{main_file}.main")
     combined.combine()
     combined.save()
     try:
         total = combined.report()
     except coverage.CoverageException as exc:
-        log(f"Coverage report failed: {exc}")
+        sys.stderr.write(f"Coverage report failed: {exc}\n")
         return False
     sections = configured_sections(combined)
     if "html" in sections:
@@ -147,6 +155,6 @@ def finish(main: coverage.Coverage, log: Any) -> bool:
     fail_under = float(combined.get_option("report:fail_under") or 0)  # type: ignore[arg-type]
     precision = int(combined.get_option("report:precision") or 0)  # type: ignore[arg-type]
     if fail_under and round(total, precision) < fail_under:
-        log(f"Coverage failure: total of {total:.{precision}f}% is less than fail_under={fail_under:g}.")
+        sys.stderr.write(f"Coverage failure: total of {total:.{precision}f}% is less than fail_under={fail_under:g}.\n")
         return False
     return True

@@ -89,7 +89,7 @@ class DatabasesInjector:
         mirrors: Mapping[str, str],
     ) -> None:
         self.injected_aliases = frozenset(with_primaries(injected_aliases, mirrors))
-        self.all_aliases = frozenset(all_aliases)
+        self.all_aliases = frozenset(all_aliases)  # what "__all__" means: every usable alias
         self.mirrors = dict(mirrors)
         self.originals: dict[type, Any] = {}
         self.installed_paths = third_party_paths()

@@ -308,7 +308,7 @@ class MultiDBRunner(DiscoverRunner):
             injected = usable_aliases(connections.settings)
         else:
             injected = select_aliases(self.config.database_patterns, connections, self.config.database_source)
-        self.injector = DatabasesInjector(injected, connections, self.mirrors)
+        self.injector = DatabasesInjector(injected, usable_aliases(connections.settings), self.mirrors)
         self.injector.inject(test_classes(suite))
 
     def get_databases(self, suite: unittest.TestSuite) -> dict[str, bool]:  # type: ignore[override]

@@ -44,12 +44,26 @@ class CoverageTests(ShopTestCase):
         self.assertLess(float(plain_total[2]), float(ours[2]))
 
     def test_fail_under_and_html_xml_from_the_configuration(self):
-        result = self.manage("test", "--coverage", "--parallel", "2", COVERAGE_RCFILE="coverage_strict.rc")
+        result = self.manage("test", "--coverage", "--parallel", "2", "-v", "0", COVERAGE_RCFILE="coverage_strict.rc")
         self.assertEqual(result.returncode, 1, result)
-        self.assertRegex(result.stderr, r"\nOK\n")
-        self.assertRegex(result.stdout, r"Coverage failure: total of [\d.]+% is less than fail_under=100\.")
+        self.assertNotIn("FAILED", result.stderr)
+        self.assertRegex(result.stderr, r"Coverage failure: total of [\d.]+% is less than fail_under=100\.")
         self.assertTrue((self.db_dir / "htmlcov" / "index.html").exists())
         self.assertIn("<coverage", (self.db_dir / "coverage.xml").read_text())
+
+    def test_under_coverage_run_without_parallel_mode(self):
+        ours = self.total(self.manage("test", "--coverage", "--parallel", "2"))
+        environment = {"SHOP_DB_DIR": str(self.db_dir)}
+        wrapped = run_manage(
+            "shop",
+            "test",
+            "--coverage",
+            "--parallel",
+            "2",
+            env=environment,
+            python=[sys.executable, "-m", "coverage", "run"],
+        )
+        self.assertEqual(self.total(wrapped), ours)
 
     def test_setting_turns_it_on(self):
         result = self.manage("test", "checks.test_mirror", SHOP_MULTIDB_RUNNER='{"COVERAGE": true}')

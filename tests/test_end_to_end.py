@@ -258,6 +258,15 @@ class ConfigurationErrorTests(ShopTestCase):
             "START_METHOD, WORKER_TIMEOUT.",
         )
 
+    def test_report_in_a_missing_folder(self):
+        missing = self.db_dir / "no" / "such"
+        result = self.manage("test", "--junit-xml", str(missing / "report.xml"))
+        self.assertConfigurationError(
+            result, f"--junit-xml = '{missing}/report.xml' is not valid: the folder '{missing}' does not exist."
+        )
+        result = self.manage("test", "--durations-file", str(missing / "d.json"))
+        self.assertConfigurationError(result, "--durations-file = ")
+
     def test_bad_flag_value(self):
         result = self.manage("test", "--managed-legacy=maybe")
         self.assertEqual(result.returncode, 2, result)
@@ -353,7 +362,7 @@ class EmptyDefaultTests(SimpleTestCase):
         self.assertEqual(ours.returncode, 0, ours)
         self.assertRegex(ours.stdout, r"default\s+-\s+not used")
         self.assertRegex(ours.stdout, r"events\s+\S*test_events\.sqlite3\s+created")
-        self.assertIn("Ran 1 test", ours.stderr)
+        self.assertIn("Ran 2 tests", ours.stderr)
         self.assertFalse(any(path.name.startswith("test_") for path in db_dir.iterdir()))
 
 
