@@ -27,12 +27,18 @@ from .plan import DatabasePlan
 OldConfig = list[tuple[BaseDatabaseWrapper, str, bool]]
 
 
+def test_database_name(alias: str) -> str:
+    """Return the name Django gives ``alias``'s test database (TEST['NAME'] or a default)."""
+    name: str = os.fspath(connections[alias].creation._get_test_db_name())  # type: ignore[attr-defined]
+    return name
+
+
 def remove_sqlite_sidecars_of(connection: BaseDatabaseWrapper) -> None:
     """Remove the journal files of ``connection``'s SQLite test database file, if any."""
     if connection.vendor != "sqlite":
         return
     # Only the test database's name: never a real database's files.
-    test_name = os.fspath(connection.creation._get_test_db_name())  # type: ignore[attr-defined]
+    test_name = test_database_name(connection.alias)
     if test_name and test_name != ":memory:" and "mode=memory" not in test_name:
         remove_sqlite_sidecars(test_name)
 

@@ -19,7 +19,13 @@ from . import coverage_support, legacy
 from .aliases import resolve_mirrors, select_aliases, usable_aliases
 from .clones import WorkerClones, remove_stale_clones
 from .config import RunnerConfig, build_config
-from .databases import OldConfig, create_test_databases, destroy_test_databases, serialize_test_databases
+from .databases import (
+    OldConfig,
+    create_test_databases,
+    destroy_test_databases,
+    serialize_test_databases,
+    test_database_name,
+)
 from .injection import DatabasesInjector, all_aliases_skip_decorators, test_classes, used_aliases
 from .mirrors import MirrorSharing
 from .names import suffixed_test_name
@@ -33,12 +39,6 @@ from .workers import WorkerState
 
 class TestRunInterrupted(CommandError):
     """The run was stopped with Ctrl-C: it fails, whatever the tests did."""
-
-
-def test_database_name(alias: str) -> str:
-    """Return the name Django gives ``alias``'s test database (TEST['NAME'] or a default)."""
-    name: str = connections[alias].creation._get_test_db_name()  # type: ignore[attr-defined]
-    return name
 
 
 def display_name(alias: str) -> str:
@@ -349,8 +349,8 @@ class MultiDBRunner(DiscoverRunner):
                 continue
             connection = connections[alias]
             test_name = test_database_name(alias)
-            name = suffixed_test_name(connection.vendor, os.fspath(test_name), self.config.db_suffix)
-            if name != os.fspath(test_name):
+            name = suffixed_test_name(connection.vendor, test_name, self.config.db_suffix)
+            if name != test_name:
                 test_settings = connection.settings_dict["TEST"]
                 self.saved_test_names.setdefault(alias, test_settings.get("NAME"))
                 test_settings["NAME"] = name
