@@ -133,16 +133,6 @@ class DatabasesInjector:
         self.originals.clear()
 
 
-def used_aliases(classes: Iterable[type[SimpleTestCase]]) -> set[str]:
-    """Return every alias some class may use (after injection)."""
-    used: set[str] = set()
-    for cls in classes:
-        databases = getattr(cls, "databases", None)
-        if databases and not isinstance(databases, str):
-            used.update(databases)
-    return used
-
-
 DeferredSkip = Callable[[Callable[[], bool], str, str], Callable[[Any], Any]]
 
 

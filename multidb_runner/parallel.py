@@ -164,6 +164,3 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             if process.is_alive():
                 process.kill()
         executor.shutdown(wait=True, cancel_futures=True)
-
-    def __iter__(self) -> Any:
-        return iter(self.subsuites)

@@ -26,7 +26,7 @@ from .databases import (
     serialize_test_databases,
     test_database_name,
 )
-from .injection import DatabasesInjector, all_aliases_skip_decorators, test_classes, used_aliases
+from .injection import DatabasesInjector, all_aliases_skip_decorators, test_classes
 from .mirrors import MirrorSharing
 from .names import suffixed_test_name
 from .parallel import MultiDBParallelTestSuite
@@ -314,8 +314,6 @@ class MultiDBRunner(DiscoverRunner):
     def get_databases(self, suite: unittest.TestSuite) -> dict[str, bool]:  # type: ignore[override]
         """Return the aliases to set up; a used mirror makes its primary used."""
         databases: dict[str, bool] = super().get_databases(suite)  # type: ignore[assignment]
-        for alias in used_aliases(test_classes(suite)) & set(connections):
-            databases.setdefault(alias, False)
         for mirror, primary in self.mirrors.items():
             if mirror in databases:
                 databases[primary] = databases.get(primary, False) or databases[mirror]
