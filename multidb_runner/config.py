@@ -46,6 +46,23 @@ DEFAULTS: dict[str, Any] = {
     # Measure coverage in the main process and every parallel worker, then
     # combine and report it with the project's coverage configuration.
     "COVERAGE": False,
+    # After a TransactionTestCase test, flush only the tables written since
+    # the last flush (False: every table, as stock Django does).
+    "SELECTIVE_FLUSH": True,
+    # Open a TestCase's transaction on an alias only when the alias is first
+    # used (False: on every alias, as stock Django does).
+    "LAZY_TRANSACTIONS": True,
+    # After the run, report which aliases each test class was given and used.
+    "REPORT_DB_USAGE": False,
+}
+
+#: The settings that are plain booleans, with their flags.
+BOOLEAN_SETTINGS = {
+    "MANAGED_LEGACY": "managed_legacy",
+    "COVERAGE": "coverage",
+    "SELECTIVE_FLUSH": "selective_flush",
+    "LAZY_TRANSACTIONS": "lazy_transactions",
+    "REPORT_DB_USAGE": "report_db_usage",
 }
 
 SHARD_ENVIRONMENT = "MULTIDB_RUNNER_SHARD"
@@ -80,6 +97,9 @@ class RunnerConfig:
     durations_file: str | None = None
     junit_xml: str | None = None
     coverage: bool = False
+    selective_flush: bool = True
+    lazy_transactions: bool = True
+    report_db_usage: bool = False
 
 
 def split_alias_list(value: str) -> tuple[str, ...]:
@@ -160,6 +180,9 @@ def build_config(
     durations_file: str | None = None,
     junit_xml: str | None = None,
     coverage: bool | None = None,
+    selective_flush: bool | None = None,
+    lazy_transactions: bool | None = None,
+    report_db_usage: bool | None = None,
 ) -> RunnerConfig:
     """Merge command-line options over the setting; flags win."""
     setting = read_setting()
@@ -171,13 +194,21 @@ def build_config(
     else:
         patterns = database_patterns_from_setting(list(databases))
     # Every setting is checked, even where a flag overrides it.
-    if not isinstance(setting["MANAGED_LEGACY"], bool):
-        raise ConfigurationError(
-            f"settings.{SETTING_NAME}['MANAGED_LEGACY'] = {setting['MANAGED_LEGACY']!r} is not valid: "
-            "use True or False."
-        )
-    if managed_legacy is None:
-        managed_legacy = setting["MANAGED_LEGACY"]
+    for key in BOOLEAN_SETTINGS:
+        if not isinstance(setting[key], bool):
+            raise ConfigurationError(
+                f"settings.{SETTING_NAME}['{key}'] = {setting[key]!r} is not valid: use True or False."
+            )
+    flags = {
+        "managed_legacy": managed_legacy,
+        "coverage": coverage,
+        "selective_flush": selective_flush,
+        "lazy_transactions": lazy_transactions,
+        "report_db_usage": report_db_usage,
+    }
+    switches = {
+        name: setting[key] if flags[name] is None else bool(flags[name]) for key, name in BOOLEAN_SETTINGS.items()
+    }
     timeout = worker_timeout_from(setting["WORKER_TIMEOUT"], f"settings.{SETTING_NAME}['WORKER_TIMEOUT']")
     if worker_timeout is not None:
         timeout = worker_timeout_from(worker_timeout, "--worker-timeout")
@@ -193,18 +224,13 @@ def build_config(
         token = validate_token(db_suffix, "--db-suffix")
     if token == "auto":
         token = auto_token(os.environ)
-    if not isinstance(setting["COVERAGE"], bool):
-        raise ConfigurationError(
-            f"settings.{SETTING_NAME}['COVERAGE'] = {setting['COVERAGE']!r} is not valid: use True or False."
-        )
     return RunnerConfig(
-        coverage=setting["COVERAGE"] if coverage is None else coverage,
+        **switches,
         shard=shard_from(setting["SHARD"], shard),
         durations_file=path_from(setting["DURATIONS_FILE"], durations_file, "DURATIONS_FILE"),
         junit_xml=path_from(setting["JUNIT_XML"], junit_xml, "JUNIT_XML"),
         database_patterns=patterns,
         database_source=f"settings.{SETTING_NAME}['DATABASES']" if databases is None else "--databases",
-        managed_legacy=managed_legacy,
         worker_timeout=timeout,
         start_method=method,
         db_suffix=token,

@@ -109,6 +109,13 @@ class DatabasesInjector:
             return None
         return frozenset(with_primaries(declared, self.mirrors))
 
+    def declared(self, cls: type[SimpleTestCase]) -> frozenset[str] | None:
+        """Return the aliases ``cls`` declared itself, or None if it kept Django's default."""
+        declared = declared_databases(cls, self.installed_paths)
+        if declared is _MISSING or (isinstance(declared, str) and declared != ALL_ALIASES):
+            return None
+        return self.all_aliases if declared == ALL_ALIASES else frozenset(declared)
+
     def inject(self, classes: Iterable[type[SimpleTestCase]]) -> None:
         """Set ``databases`` on every class that needs it."""
         for cls in classes:

@@ -16,7 +16,8 @@ primary's own connection under the mirror's alias.
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -42,6 +43,17 @@ def guarded_method_names(connection: BaseDatabaseWrapper) -> frozenset[str]:
     return frozenset(name for name, _ in methods)
 
 
+def primary_of(connection: BaseDatabaseWrapper) -> BaseDatabaseWrapper:
+    """Return the connection behind ``connection``: the primary's, for a MirrorConnection."""
+    if type(cast(object, connection)) is MirrorConnection:
+        return cast(BaseDatabaseWrapper, object.__getattribute__(connection, "_primary"))
+    return connection
+
+
+#: Cursor methods: using one means using the mirror.
+CURSOR_METHODS = frozenset({"cursor", "chunked_cursor"})
+
+
 class MirrorConnection:
     """
     The primary's connection, seen under a mirror's alias.
@@ -63,12 +75,30 @@ class MirrorConnection:
     def __class__(self) -> type:  # noqa: D105 - lets isinstance() see a database wrapper
         return type(object.__getattribute__(self, "_primary"))
 
+    #: Called with the mirror's alias when a cursor is taken through it (the usage report).
+    on_use: ClassVar[Callable[[str], None] | None] = None
+
     def __getattr__(self, name: str) -> Any:
         primary = object.__getattribute__(self, "_primary")
         if name in object.__getattribute__(self, "_guarded"):
             # The primary's guard, if any, speaks for the primary alias only.
-            return getattr(type(primary), name).__get__(primary)
-        return getattr(primary, name)
+            attribute = getattr(type(primary), name).__get__(primary)
+        else:
+            attribute = getattr(primary, name)
+        if name in CURSOR_METHODS and MirrorConnection.on_use is not None:
+            return self.noting_use(attribute)
+        return attribute
+
+    def noting_use(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap a cursor method so that calling it (not merely looking it up) counts as using the mirror."""
+        alias = object.__getattribute__(self, "alias")
+
+        def cursor(*args: Any, **kwargs: Any) -> Any:
+            if MirrorConnection.on_use is not None:
+                MirrorConnection.on_use(alias)
+            return method(*args, **kwargs)
+
+        return cursor
 
     def _is_own(self, name: str) -> bool:
         return name in OWN_ATTRIBUTES or name in object.__getattribute__(self, "_guarded")

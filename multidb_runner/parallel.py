@@ -16,6 +16,7 @@ import ctypes
 import multiprocessing
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -37,6 +38,8 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
     worker_state: WorkerState | None = None
     #: Seconds one test class may run in a worker before the run is stopped.
     timeout: float | None = None
+    #: Receives the aliases each class used in a worker (the usage report).
+    usage_sink: Callable[[dict[str, set[str]]], None] | None = None
     #: How often the main process looks at its workers, in seconds.
     poll_interval = 0.2
 
@@ -49,7 +52,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         # Don't buffer in the main process to avoid error propagation issues.
         result.buffer = False
         pending = list(enumerate(self.subsuites))
-        running: dict[Future[tuple[int, list[Any], str | None]], tuple[int, float]] = {}
+        running: dict[Future[tuple[int, list[Any], str | None, dict[str, set[str]]]], tuple[int, float]] = {}
         executor = ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=context,
@@ -67,7 +70,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
                 for future in done:
                     index, _ = running.pop(future)
                     try:
-                        _, events, problem = future.result()
+                        _, events, problem, used = future.result()
                     except BrokenProcessPool:
                         running[future] = (index, 0.0)
                         self.report_broken_pool(result, running, executor, counter.value)
@@ -75,6 +78,8 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
                     except Exception as exc:
                         self.report_problem(result, index, f"its results could not be sent back: {exc!r}")
                     else:
+                        if self.usage_sink is not None:
+                            self.usage_sink(used)
                         tests = list(self.subsuites[index])
                         for event in events:
                             self.handle_event(result, tests, event)  # type: ignore[arg-type]

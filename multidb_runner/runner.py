@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 from django.db import connections
+from django.test import TransactionTestCase
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 
 from . import coverage_support, legacy
@@ -26,7 +27,7 @@ from .databases import (
     serialize_test_databases,
     test_database_name,
 )
-from .injection import DatabasesInjector, all_aliases_skip_decorators, test_classes
+from .injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
 from .mirrors import MirrorSharing
 from .names import suffixed_test_name
 from .parallel import MultiDBParallelTestSuite
@@ -34,6 +35,8 @@ from .plan import AliasSettings, DatabasePlan, build_plan
 from .reporting import RecordingResult, read_durations, write_durations, write_junit_xml
 from .safety import check_test_databases_are_not_real, database_identity
 from .sharding import assign_shards, shard_key
+from .usage import ClassDatabases, format_usage_report
+from .watch import DatabaseWatch, WatchOptions
 from .workers import WorkerState
 
 
@@ -75,6 +78,9 @@ class MultiDBRunner(DiscoverRunner):
         durations_file: str | None = None,
         junit_xml: str | None = None,
         coverage: bool | None = None,
+        selective_flush: bool | None = None,
+        lazy_transactions: bool | None = None,
+        report_db_usage: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -89,6 +95,9 @@ class MultiDBRunner(DiscoverRunner):
             "durations_file": durations_file,
             "junit_xml": junit_xml,
             "coverage": coverage,
+            "selective_flush": selective_flush,
+            "lazy_transactions": lazy_transactions,
+            "report_db_usage": report_db_usage,
         }
         self.measurement: Any = None
         self.saved_test_names: dict[str, Any] = {}
@@ -101,6 +110,9 @@ class MultiDBRunner(DiscoverRunner):
         self.mirrors: dict[str, str] = {}
         self.plan: DatabasePlan | None = None
         self.injector: DatabasesInjector | None = None
+        self.watch: DatabaseWatch | None = None
+        #: class_key -> what each database test class declared and was given (the usage report).
+        self.class_databases: dict[str, ClassDatabases] = {}
         self.mirror_sharing = MirrorSharing()
         self.managed_flip = legacy.ManagedFlip()
         self.run_stack = ExitStack()
@@ -176,6 +188,33 @@ class MultiDBRunner(DiscoverRunner):
             "--junit-xml",
             metavar="PATH",
             help="Write a JUnit XML report of the run to PATH.",
+        )
+        parser.add_argument(
+            "--selective-flush",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=(
+                "After each TransactionTestCase test, flush only the tables written "
+                "since the last flush (default), or every table with --no-selective-flush."
+            ),
+        )
+        parser.add_argument(
+            "--lazy-transactions",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=(
+                "Open a TestCase's transaction on a database only when it is first "
+                "used (default), or on every database with --no-lazy-transactions."
+            ),
+        )
+        parser.add_argument(
+            "--report-db-usage",
+            action="store_true",
+            default=None,
+            help=(
+                "After the run, list the databases each test class was given and "
+                "those it used, and the declared ones it never used."
+            ),
         )
         parser.add_argument(
             "--start-method",
@@ -309,7 +348,15 @@ class MultiDBRunner(DiscoverRunner):
         else:
             injected = select_aliases(self.config.database_patterns, connections, self.config.database_source)
         self.injector = DatabasesInjector(injected, usable_aliases(connections.settings), self.mirrors)
-        self.injector.inject(test_classes(suite))
+        classes = test_classes(suite)
+        # What each class declared itself, read before injection changes it.
+        declared = {cls: self.injector.declared(cls) for cls in classes if issubclass(cls, TransactionTestCase)}
+        self.injector.inject(classes)
+        self.class_databases = {
+            class_key(cls): ClassDatabases(declared=declaration, given=frozenset(cls.databases))
+            for cls, declaration in declared.items()
+            if not isinstance(cls.databases, str)
+        }
 
     def get_databases(self, suite: unittest.TestSuite) -> dict[str, bool]:  # type: ignore[override]
         """Return the aliases to set up; a used mirror makes its primary used."""
@@ -437,7 +484,22 @@ class MultiDBRunner(DiscoverRunner):
             destroy_test_databases(old_config, verbosity=self.verbosity, keepdb=self.keepdb)
             raise
         self.log_plan(plan)
+        self.start_watch()
         return old_config
+
+    def start_watch(self) -> None:
+        """Start tracking writes, flushing selectively and opening transactions lazily, as configured."""
+        assert self.config is not None
+        self.watch = DatabaseWatch(self.watch_options())
+        self.watch.start()
+
+    def watch_options(self) -> WatchOptions:
+        assert self.config is not None
+        return WatchOptions(
+            selective_flush=self.config.selective_flush,
+            lazy_transactions=self.config.lazy_transactions,
+            report_usage=self.config.report_db_usage,
+        )
 
     def destroy_clones(self, quietly: bool = False) -> None:
         """Destroy the workers' clones, if any were made."""
@@ -503,6 +565,12 @@ class MultiDBRunner(DiscoverRunner):
         if self.config.durations_file and result.records:
             write_durations(self.config.durations_file, result.class_durations())
 
+    def report_db_usage(self) -> None:
+        """Print which databases each test class was given and used (--report-db-usage)."""
+        if self.config is None or not self.config.report_db_usage or self.watch is None:
+            return
+        self.log(format_usage_report(self.class_databases, self.watch.usage.used))
+
     # Parallel runs -----------------------------------------------------------
 
     def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> Any:
@@ -513,8 +581,11 @@ class MultiDBRunner(DiscoverRunner):
             suite.timeout = self.config.worker_timeout
             # Workers must not share the main process's open sockets.
             connections.close_all()
+            if self.watch is not None:
+                suite.usage_sink = self.watch.usage.merge
         result = super().run_suite(suite, **kwargs)
         self.write_reports(result)
+        self.report_db_usage()
         self.check_interrupted()
         return result
 
@@ -542,11 +613,13 @@ class MultiDBRunner(DiscoverRunner):
             process_setup=None if process_setup is ParallelTestSuite.process_setup else process_setup,
             process_setup_args=tuple(getattr(suite, "process_setup_args", ())),
             coverage=self.measurement is not None,
+            watch=self.watch_options(),
         )
 
     def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:
         # From here on, Ctrl-C must not cut the cleanup short.
         self.tearing_down = True
+        self.stop_watch()
         self.mirror_sharing.restore()
         try:
             self.destroy_clones()
@@ -568,6 +641,11 @@ class MultiDBRunner(DiscoverRunner):
             if self.injector is not None:
                 steps.callback(self.injector.restore)
             steps.callback(self.mirror_sharing.restore)
+            steps.callback(self.stop_watch)
+
+    def stop_watch(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
 
     def restore_test_names(self) -> None:
         for alias, name in self.saved_test_names.items():

@@ -34,6 +34,8 @@ from .clones import is_in_memory
 from .injection import all_aliases_skip_decorators, class_key, test_classes
 from .legacy import LegacyTablesRouter, router_installed
 from .mirrors import CONNECTION_SETTINGS, MirrorSharing
+from .watch import WatchOptions
+from .watch import start_in_worker as start_watch_in_worker
 
 #: The worker's number, from 1 to the number of workers.
 worker_id = 0
@@ -70,6 +72,8 @@ class WorkerState:
     process_setup_args: tuple[Any, ...] = field(default_factory=tuple)
     #: Measure coverage in the worker (--coverage).
     coverage: bool = False
+    #: Write tracking, selective flush, lazy transactions, usage report.
+    watch: WatchOptions = field(default_factory=WatchOptions)
 
 
 def worker_number(started: int, workers: int) -> int:
@@ -106,6 +110,7 @@ def init_worker(counter: Any, state: WorkerState) -> None:
     if state.start_method != "fork":
         reapply_run(state)
     switch_to_worker_databases(state, worker_id)
+    start_watch_in_worker(state.watch)
 
 
 def reapply_run(state: WorkerState) -> None:
@@ -190,9 +195,9 @@ def apply_class_databases(suite: unittest.TestSuite, class_databases: Mapping[st
             cls.databases = databases  # type: ignore[assignment]
 
 
-def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None]:
+def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None, dict[str, set[str]]]:
     """
-    Run one test class in this worker; return its events and any problem.
+    Run one test class in this worker; return its events, any problem, and the aliases it used.
 
     Adapted from ``django.test.runner._run_subsuite`` and
     ``RemoteTestRunner.run``. When a test's outcome cannot be pickled,
@@ -212,8 +217,15 @@ def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None]:
         subsuite(result)
     except Exception as exc:
         finish_interrupted_class(subsuite, result)
-        return subsuite_index, result.events, f"{type(exc).__name__}: {exc}"
-    return subsuite_index, result.events, None
+        return subsuite_index, result.events, f"{type(exc).__name__}: {exc}", used_aliases()
+    return subsuite_index, result.events, None, used_aliases()
+
+
+def used_aliases() -> dict[str, set[str]]:
+    """Return (and forget) the aliases each class used in this worker, for the usage report."""
+    from . import watch
+
+    return watch.current_watch.usage.take() if watch.current_watch is not None else {}
 
 
 def finish_interrupted_class(suite: unittest.TestSuite, result: Any) -> None:

@@ -13,6 +13,9 @@ class BuildConfigTests(SimpleTestCase):
         self.assertEqual(config.worker_timeout, 3600)
         self.assertIsNone(config.start_method)
         self.assertIsNone(config.db_suffix)
+        self.assertTrue(config.selective_flush)
+        self.assertTrue(config.lazy_transactions)
+        self.assertFalse(config.report_db_usage)
         self.assertEqual(
             set(DEFAULTS),
             {
@@ -25,6 +28,9 @@ class BuildConfigTests(SimpleTestCase):
                 "DURATIONS_FILE",
                 "JUNIT_XML",
                 "COVERAGE",
+                "SELECTIVE_FLUSH",
+                "LAZY_TRANSACTIONS",
+                "REPORT_DB_USAGE",
             },
         )
 
@@ -45,8 +51,8 @@ class BuildConfigTests(SimpleTestCase):
         with self.assertRaisesMessage(
             ConfigurationError,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
-            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, MANAGED_LEGACY, SHARD, "
-            "START_METHOD, WORKER_TIMEOUT.",
+            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_TRANSACTIONS, "
+            "MANAGED_LEGACY, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
         ):
             build_config()
 
@@ -134,3 +140,17 @@ class BuildConfigTests(SimpleTestCase):
         ):
             select_aliases(config.database_patterns, connections, config.database_source)
         self.assertEqual(build_config(databases="x").database_source, "--databases")
+
+    def test_speed_switches_from_setting_and_flags(self):
+        with override_settings(MULTIDB_RUNNER={"SELECTIVE_FLUSH": False, "REPORT_DB_USAGE": True}):
+            config = build_config()
+            self.assertFalse(config.selective_flush)
+            self.assertTrue(config.report_db_usage)
+            self.assertTrue(build_config(selective_flush=True).selective_flush)
+            self.assertFalse(build_config(lazy_transactions=False).lazy_transactions)
+        for key in ("SELECTIVE_FLUSH", "LAZY_TRANSACTIONS", "REPORT_DB_USAGE"):
+            with self.subTest(key=key), override_settings(MULTIDB_RUNNER={key: "off"}):
+                with self.assertRaisesMessage(
+                    ConfigurationError, f"['{key}'] = 'off' is not valid: use True or False."
+                ):
+                    build_config()

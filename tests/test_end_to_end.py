@@ -254,8 +254,8 @@ class ConfigurationErrorTests(ShopTestCase):
         self.assertConfigurationError(
             result,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
-            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, MANAGED_LEGACY, SHARD, "
-            "START_METHOD, WORKER_TIMEOUT.",
+            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_TRANSACTIONS, "
+            "MANAGED_LEGACY, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
         )
 
     def test_report_in_a_missing_folder(self):
@@ -454,3 +454,41 @@ class JUnitXmlTests(ShopTestCase):
         )
         self.assertEqual((root.get("tests"), root.get("failures"), root.get("skipped")), ("4", "1", "1"))
         self.assertEqual(self.files(), ["report.xml"])
+
+
+class DatabaseUsageReportTests(ShopTestCase):
+    """--report-db-usage lists what each class was given and used, serial and parallel."""
+
+    expected = [
+        "  checks.test_mirror.ReplicaReadsTests declared: default, default_RO; used: default, default_RO",
+        "  usage_checks.test_declared.OverDeclaredTests        declared: default, tenant_a, tenant_b; "
+        "used: default, tenant_b",
+        "  usage_checks.test_declared.UndeclaredReaderTests    given: crm, default, default_RO, tenant_a, tenant_b; "
+        "used: crm",
+        "Declared but never used (1 test class; each costs setup and flushes):",
+        "  usage_checks.test_declared.OverDeclaredTests: tenant_a",
+        "Aliases no test class used: tenant_a.",
+    ]
+
+    def assertReport(self, result):
+        self.assertPassed(result, tests=4)
+        lines = result.stdout.splitlines()
+        start = lines.index("Database usage by test class (given: what the class could use; used: what it did use):")
+        self.assertEqual(
+            [" ".join(line.split()) for line in lines[start + 1 : start + 7]],
+            [" ".join(line.split()) for line in self.expected],
+            result,
+        )
+
+    def test_serial(self):
+        self.assertReport(self.manage("test", "checks.test_mirror", "usage_checks", "--report-db-usage"))
+
+    def test_parallel(self):
+        self.assertReport(
+            self.manage("test", "checks.test_mirror", "usage_checks", "--report-db-usage", "--parallel", "2")
+        )
+
+    def test_not_asked(self):
+        result = self.manage("test", "usage_checks")
+        self.assertPassed(result, tests=2)
+        self.assertNotIn("Database usage", result.output)

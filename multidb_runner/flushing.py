@@ -1,0 +1,193 @@
+"""
+Flush, after a ``TransactionTestCase`` test, only the tables that were written.
+
+Stock Django (``TransactionTestCase._fixture_teardown``) runs the ``flush``
+command on every database the class may use: every table is truncated,
+though a test usually writes two or three. Here each alias's flush covers
+the tables recorded as written since that alias's last flush
+(``tracking.py``), or every table when that cannot be told, and an alias
+nothing wrote is not touched at all. Everything else is the ``flush``
+command's: the same SQL (``connection.ops.sql_flush``, sequences are not
+reset, as in stock), the same ``post_migrate`` signal afterwards, the same
+tables (the models' tables on that alias, restricted by
+``available_apps``).
+
+The state a flush leaves is taken as the clean state: the rows the
+``post_migrate`` handlers then create (content types, permissions) are
+what stock Django leaves after a flush too, so they are not recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+from typing import Any
+
+from django.apps import apps
+from django.core.management.color import no_style
+from django.core.management.sql import emit_post_migrate_signal
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.test import TransactionTestCase
+
+from .side_effects import DatabaseFacts
+from .tracking import AliasWrites, WriteTracker
+
+logger = logging.getLogger("multidb_runner.flush")
+
+
+def tables_to_flush(
+    connection: BaseDatabaseWrapper, writes: AliasWrites, facts: DatabaseFacts, flushable: set[str]
+) -> tuple[set[str], str | None]:
+    """
+    Return the tables to flush among ``flushable``, and why all of them, if so.
+
+    ``flushable`` are the tables stock Django would flush. A written name
+    that is not a table of this database (a view, another schema, a table
+    the test created) or a table with triggers, rules or cascading foreign
+    keys, or a call of a function that may write, means every table.
+    """
+    if writes.whole is not None:
+        return set(flushable), writes.whole
+    if not facts.understood:
+        return set(flushable), f"the {connection.vendor} backend is not understood"
+    written: set[str] = set()
+    for name in sorted(writes.tables, key=str):
+        tables = facts.resolve(name)
+        if tables is None:
+            return set(flushable), f"{name} is not a table of this database"
+        for table in tables:
+            why = facts.side_effect_of(table)
+            if why is not None:
+                return set(flushable), f"{table} has {why}"
+        written.update(tables)
+    called = sorted(writes.calls & facts.writing_functions)
+    if called:
+        return set(flushable), f"{called[0]}() may write"
+    return written & flushable, None
+
+
+def flushable_tables(connection: BaseDatabaseWrapper, facts: DatabaseFacts) -> set[str]:
+    """
+    Return the tables the ``flush`` command would empty on ``connection``.
+
+    Adapted from ``django.core.management.sql.sql_flush``, with the
+    database's tables read once instead of at every flush.
+    """
+    introspection = connection.introspection
+    names = introspection.django_table_names(only_existing=False, include_views=False)
+    return {name for name in names if introspection.identifier_converter(name) in facts.tables}
+
+
+def flush_alias(
+    tracker: WriteTracker, alias: str, *, allow_cascade: bool, inhibit_post_migrate: bool
+) -> set[str] | None:
+    """
+    Flush what was written on ``alias`` since its last flush; return the tables flushed.
+
+    Return None when nothing was written, so nothing was done.
+    """
+    writes = tracker.writes_of(alias)
+    if writes.is_clean():
+        logger.debug("flush %s: skipped (nothing written)", alias)
+        return None
+    connection = connections[alias]
+    facts = tracker.facts_of(connection)
+    flushable = flushable_tables(connection, facts)
+    tables, everything = tables_to_flush(connection, writes, facts, flushable)
+    if everything is not None:
+        logger.debug("flush %s: every table (%s)", alias, everything)
+    elif tables:
+        logger.debug("flush %s: tables %s", alias, ", ".join(sorted(tables)))
+    else:
+        logger.debug("flush %s: skipped (no table the flush command empties was written)", alias)
+    sql_list = connection.ops.sql_flush(
+        no_style(),
+        sorted(tables),
+        reset_sequences=False,
+        # A part of the tables: PostgreSQL must truncate what refers to them
+        # too (those tables were not written, so they are empty).
+        allow_cascade=allow_cascade or everything is None,
+    )
+    with tracker.pause():
+        connection.ops.execute_sql_flush(sql_list)
+        if sql_list and not inhibit_post_migrate:
+            import_management_modules()
+            emit_post_migrate_signal(0, False, alias)
+    forget_flushed(writes, facts, tables, everything, restricted=allow_cascade)
+    return tables
+
+
+def forget_flushed(
+    writes: AliasWrites, facts: DatabaseFacts, tables: set[str], everything: str | None, restricted: bool
+) -> None:
+    """
+    Keep only the writes the flush did not cover.
+
+    A table outside ``available_apps`` was not flushed, and stock Django's
+    next full flush would empty it: it stays recorded. So does "everything"
+    after a flush restricted to ``available_apps``.
+    """
+    if everything is not None and restricted:
+        return
+    writes.whole = None
+    writes.calls.clear()
+    writes.schema_changed = False
+    if everything is not None:
+        writes.tables.clear()
+        return
+    writes.tables = {name for name in writes.tables if not (facts.resolve(name) or set()) <= tables}
+
+
+_management_imported = False
+
+
+def import_management_modules() -> None:
+    """
+    Import each app's ``management`` module, as the ``flush`` command does.
+
+    Some apps connect their ``post_migrate`` handlers there.
+    """
+    global _management_imported
+    if _management_imported:
+        return
+    for app_config in apps.get_app_configs():
+        try:
+            import_module(".management", app_config.name)
+        except ImportError:
+            pass
+    _management_imported = True
+
+
+class SelectiveFlush:
+    """Make ``TransactionTestCase`` flush only what was written, for the run."""
+
+    def __init__(self, tracker: WriteTracker) -> None:
+        self.tracker = tracker
+        self.original: Any = None
+
+    def install(self) -> None:
+        if self.original is not None:
+            return
+        self.original = TransactionTestCase.__dict__["_fixture_teardown"]
+        tracker = self.tracker
+
+        def _fixture_teardown(test: Any) -> None:
+            # Adapted from TransactionTestCase._fixture_teardown.
+            for alias in test._databases_names(include_mirrors=False):
+                inhibit_post_migrate = test.available_apps is not None or (
+                    test.serialized_rollback and hasattr(connections[alias], "_test_serialized_contents")
+                )
+                flush_alias(
+                    tracker,
+                    alias,
+                    allow_cascade=test.available_apps is not None,
+                    inhibit_post_migrate=inhibit_post_migrate,
+                )
+
+        setattr(TransactionTestCase, "_fixture_teardown", _fixture_teardown)  # noqa: B010
+
+    def restore(self) -> None:
+        if self.original is not None:
+            setattr(TransactionTestCase, "_fixture_teardown", self.original)  # noqa: B010
+            self.original = None

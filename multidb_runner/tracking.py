@@ -1,0 +1,234 @@
+"""
+Record, per alias, what may have been written since that alias was last flushed.
+
+Every statement that goes through a Django cursor passes an execute wrapper
+(``connection.execute_wrappers``, Django's own hook), in every thread: the
+wrappers are added to the connections that exist when the run starts and,
+through the ``connection_created`` signal, to every connection opened
+later (a live server's thread, a thread a test starts). Driver methods that
+run SQL without ``execute`` (psycopg's ``cursor.copy()``, sqlite3's
+``executescript()``, ``callproc()``) are caught on the cursor and count as
+a write to every table of the alias.
+
+Recording is continuous, not per test: what a ``TestCase`` wrote and
+rolled back costs at most one needless flush of those tables, while a
+write made outside any test (``setUpClass``, a thread that outlived its
+test) is still flushed by the next ``TransactionTestCase``.
+
+Statements the driver receives from the driver's own objects
+(``connection.connection``, ``cursor.cursor``) bypass Django and are not
+seen, like writes made by another process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+
+from .mirrors import primary_of
+from .side_effects import DatabaseFacts, read_facts
+from .statements import TableName, classify
+
+#: Cursor attributes that only read results or settings.
+CURSOR_READ_ATTRIBUTES = frozenset(
+    {
+        "fetchone", "fetchmany", "fetchall", "nextset", "description", "rowcount", "lastrowid",
+        "arraysize", "itersize", "rownumber", "close", "closed", "connection", "query", "params",
+        "statusmessage", "pgresult", "mogrify", "name", "format", "row_factory", "scroll",
+        "scrollable", "withhold", "setinputsizes", "setoutputsizes", "messages", "warning_count",
+        "description_flags", "adapters", "results", "tzinfo_factory",
+    }
+)  # fmt: skip
+#: Why an alias counts as written before anything was recorded.
+FIRST_FLUSH = "first flush since the databases were set up"
+
+
+class AliasWrites:
+    """What may have been written on one alias since its last flush."""
+
+    __slots__ = ("calls", "schema_changed", "tables", "whole")
+
+    def __init__(self, whole: str | None = FIRST_FLUSH) -> None:
+        #: Why every table may have been written, or None.
+        self.whole: str | None = whole
+        #: Tables named by writing statements, as written.
+        self.tables: set[TableName] = set()
+        #: Functions called that may write (or any, before the facts are known).
+        self.calls: set[str] = set()
+        #: A statement may have changed tables, triggers or functions.
+        self.schema_changed = False
+
+    def is_clean(self) -> bool:
+        return self.whole is None and not self.tables and not self.calls and not self.schema_changed
+
+
+class WriteTracker:
+    """The run's record of writes, and of which aliases each test class used."""
+
+    def __init__(self) -> None:
+        self.writes: dict[str, AliasWrites] = {}
+        self.facts: dict[str, DatabaseFacts] = {}
+        #: Called with an alias whenever a statement runs on it (the usage report).
+        self.on_use: Callable[[str], None] | None = None
+        self.local = threading.local()
+        self.recorder = StatementRecorder(self)
+
+    # Recording -------------------------------------------------------------------
+
+    def writes_of(self, alias: str) -> AliasWrites:
+        """Return the record of ``alias``; an alias never seen counts as written."""
+        writes = self.writes.get(alias)
+        if writes is None:
+            writes = self.writes.setdefault(alias, AliasWrites())
+        return writes
+
+    @property
+    def paused(self) -> bool:
+        return getattr(self.local, "paused", 0) > 0
+
+    @contextmanager
+    def pause(self) -> Iterator[None]:
+        """Do not record this thread's statements: the runner's own flushes and savepoints."""
+        self.local.paused = getattr(self.local, "paused", 0) + 1
+        try:
+            yield
+        finally:
+            self.local.paused -= 1
+
+    def note_statement(self, connection: BaseDatabaseWrapper, sql: Any) -> None:
+        """Record what ``sql``, about to run on ``connection``, may write."""
+        if self.paused:
+            return
+        alias = connection.alias
+        if self.on_use is not None:
+            self.on_use(alias)
+        if not isinstance(sql, str):
+            # psycopg's sql.Composed and the like: no text to read.
+            self.note_everything(connection, f"a {type(sql).__name__} statement")
+            return
+        effect = classify(sql, connection.vendor)
+        if not effect.writes and not effect.calls:
+            return
+        writes = self.writes_of(alias)
+        if effect.whole is not None and writes.whole is None:
+            writes.whole = effect.whole
+        writes.tables.update(effect.tables)
+        if effect.schema_change:
+            writes.schema_changed = True
+            self.facts.pop(alias, None)
+        facts = self.facts.get(alias)
+        writes.calls.update(effect.calls if facts is None else effect.calls & facts.writing_functions)
+
+    def note_everything(self, connection: BaseDatabaseWrapper, why: str) -> None:
+        """Record that every table of ``connection``'s alias may have been written."""
+        if self.paused:
+            return
+        if self.on_use is not None:
+            self.on_use(connection.alias)
+        writes = self.writes_of(connection.alias)
+        if writes.whole is None:
+            writes.whole = why
+
+    def facts_of(self, connection: BaseDatabaseWrapper) -> DatabaseFacts:
+        """Return what ``connection``'s database can write by itself (read once, again after schema changes)."""
+        facts = self.facts.get(connection.alias)
+        if facts is None:
+            with self.pause():
+                facts = self.facts[connection.alias] = read_facts(connection)
+        return facts
+
+    def forget(self) -> None:
+        """Start over: every alias counts as written (a worker's fresh clones)."""
+        self.writes.clear()
+        self.facts.clear()
+
+    # Installing ------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Watch every connection of this process, present and future."""
+        connection_created.connect(self.watch_new_connection, dispatch_uid=WATCH_UID, weak=False)
+        for connection in connections.all():
+            self.watch(connection)
+
+    def uninstall(self) -> None:
+        connection_created.disconnect(dispatch_uid=WATCH_UID)
+        for connection in connections.all():
+            self.unwatch(connection)
+
+    def watch_new_connection(self, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+        self.watch(connection)
+
+    def watch(self, connection: BaseDatabaseWrapper) -> None:
+        """Add the recorder and the cursor guard to ``connection`` (once)."""
+        # A mirror's cursors are its primary's: guard the primary, so that
+        # writes are recorded under the alias that gets flushed.
+        connection = primary_of(connection)
+        if not any(wrapper is self.recorder for wrapper in connection.execute_wrappers):
+            connection.execute_wrappers.insert(0, self.recorder)
+        if "make_cursor" not in vars(connection) and not hasattr(connection.make_cursor, "multidb_guard"):
+            connection.make_cursor = guarded(GuardedCursorWrapper, connection)  # type: ignore[method-assign,assignment]
+            connection.make_debug_cursor = guarded(GuardedCursorDebugWrapper, connection)  # type: ignore[method-assign,assignment]
+
+    def unwatch(self, connection: BaseDatabaseWrapper) -> None:
+        connection = primary_of(connection)
+        connection.execute_wrappers[:] = [w for w in connection.execute_wrappers if w is not self.recorder]
+        if hasattr(connection.make_cursor, "multidb_guard"):
+            del connection.make_cursor
+            del connection.make_debug_cursor
+
+
+WATCH_UID = "multidb_runner.tracking"
+
+
+class StatementRecorder:
+    """The execute wrapper that reports each statement before it runs."""
+
+    def __init__(self, tracker: WriteTracker) -> None:
+        self.tracker = tracker
+
+    def __call__(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        self.tracker.note_statement(context["connection"], sql)
+        return execute(sql, params, many, context)
+
+
+#: The tracker of the current run, for the cursor guards.
+current_tracker: WriteTracker | None = None
+
+
+class CursorGuard:
+    """Count driver methods that run SQL past ``execute`` as writes to the whole alias."""
+
+    db: BaseDatabaseWrapper
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr not in CURSOR_READ_ATTRIBUTES and not attr.startswith("_") and current_tracker is not None:
+            current_tracker.note_everything(self.db, f"cursor.{attr}()")
+        return super().__getattr__(attr)  # type: ignore[misc]
+
+    def callproc(self, procname: str, params: Any = None, kparams: Any = None) -> Any:
+        if current_tracker is not None:
+            current_tracker.note_everything(self.db, f"cursor.callproc({procname!r})")
+        return super().callproc(procname, params, kparams)  # type: ignore[misc]
+
+
+class GuardedCursorWrapper(CursorGuard, CursorWrapper):
+    pass
+
+
+class GuardedCursorDebugWrapper(CursorGuard, CursorDebugWrapper):
+    pass
+
+
+def guarded(wrapper_class: type[CursorWrapper], connection: BaseDatabaseWrapper) -> Callable[[Any], CursorWrapper]:
+    """Return a ``make_cursor`` for ``connection`` that wraps cursors in ``wrapper_class``."""
+    make = partial(wrapper_class, db=connection)
+    make.multidb_guard = True  # type: ignore[attr-defined]
+    return make

@@ -1,0 +1,204 @@
+"""
+Open a ``TestCase``'s transactions on an alias only when the alias is first used.
+
+Stock Django enters an atomic block on every alias a ``TestCase`` may use,
+for the class (``setUpClass``) and again for each test, then checks
+constraints and rolls back on each of them: with every alias injected,
+that is a connection, a transaction, a savepoint and a constraint check
+per alias and test, mostly for aliases the test never touches.
+
+Here ``_enter_atomics`` returns a ``LazyAtomics`` scope instead: the atomic
+blocks it stands for are entered on an alias at its first use, class
+scope first, then test scope, so the alias ends up exactly as stock Django
+would have left it. First use is any of: getting a cursor or connecting
+(``ensure_connection``), reading ``in_atomic_block`` (which every
+transaction API does first: ``atomic``, ``get_rollback``/``set_rollback``,
+``on_commit``) in the thread that runs the test. Data from
+``setUpTestData`` stays in the class scope, on the aliases it used, and
+is rolled back with the class; a test's writes are rolled back with the
+test. Statements sent through the driver's own connection object
+(``connection.connection``) without asking Django first are not seen, as
+Django's documentation requires ``ensure_connection()`` before using it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.test import TestCase
+
+from .tracking import WriteTracker
+
+
+class LazyAtomics(dict[str, Any]):
+    """
+    The atomic blocks of one ``TestCase`` scope (its class, or one test).
+
+    As a dict it holds the blocks entered so far, alias -> ``Atomic``, in the
+    order they were entered.
+    """
+
+    def __init__(self, aliases: Iterable[str]) -> None:
+        super().__init__()
+        #: Aliases whose block is still to be entered, on first use.
+        self.pending = list(aliases)
+        self.thread = threading.get_ident()
+
+
+class LazyTransactions:
+    """Replace ``TestCase``'s atomic blocks by lazy ones, for the run."""
+
+    def __init__(self, tracker: WriteTracker) -> None:
+        self.tracker = tracker
+        #: Open scopes, outermost (the class) first.
+        self.scopes: list[LazyAtomics] = []
+        self.activating = False
+        self.originals: dict[str, Any] = {}
+
+    # Scopes ----------------------------------------------------------------------
+
+    def open(self, aliases: Iterable[str]) -> LazyAtomics:
+        """Open a scope over ``aliases``; nothing is entered yet."""
+        scope = LazyAtomics(aliases)
+        self.scopes.append(scope)
+        return scope
+
+    def activate(self, connection: BaseDatabaseWrapper) -> None:
+        """Enter the pending blocks of ``connection``'s alias, outermost scope first."""
+        if self.activating:
+            return
+        alias = connection.alias
+        scopes = [scope for scope in self.scopes if alias in scope.pending]
+        if not scopes or scopes[0].thread != threading.get_ident():
+            return
+        self.activating = True
+        try:
+            with self.tracker.pause(), unobserved(connections[alias]):
+                for scope in scopes:
+                    scope.pending.remove(alias)
+                    atomic = transaction.atomic(using=alias)
+                    atomic._from_testcase = True  # type: ignore[attr-defined]
+                    atomic.__enter__()
+                    scope[alias] = atomic
+        finally:
+            self.activating = False
+
+    def close(self, scope: LazyAtomics) -> None:
+        """Roll back the blocks ``scope`` entered, last first, and forget it."""
+        # By identity: two scopes holding the same blocks (none) are equal dicts.
+        self.scopes = [open_scope for open_scope in self.scopes if open_scope is not scope]
+        self.activating = True
+        try:
+            with self.tracker.pause():
+                for alias in reversed(list(scope)):
+                    transaction.set_rollback(True, using=alias)
+                    scope[alias].__exit__(None, None, None)
+        finally:
+            self.activating = False
+
+    def entered_aliases(self) -> list[str]:
+        """Return the aliases with a block entered in any open scope."""
+        return list(dict.fromkeys(alias for scope in self.scopes for alias in scope))
+
+    # Installing ------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Patch ``TestCase`` and the connections' first-use points."""
+        if self.originals:
+            return
+        lazy = self
+        self.originals = {
+            "_enter_atomics": TestCase.__dict__["_enter_atomics"],
+            "_rollback_atomics": TestCase.__dict__["_rollback_atomics"],
+            "_fixture_teardown": TestCase.__dict__["_fixture_teardown"],
+            "ensure_connection": BaseDatabaseWrapper.__dict__["ensure_connection"],
+            "in_atomic_block": BaseDatabaseWrapper.__dict__.get("in_atomic_block"),
+        }
+        rollback_atomics = self.originals["_rollback_atomics"].__func__
+        fixture_teardown = self.originals["_fixture_teardown"]
+        ensure_connection = self.originals["ensure_connection"]
+
+        def _enter_atomics(cls: Any) -> LazyAtomics:
+            return lazy.open(cls._databases_names())
+
+        def _rollback_atomics(cls: Any, atomics: Any) -> None:
+            if isinstance(atomics, LazyAtomics):
+                lazy.close(atomics)
+            else:
+                rollback_atomics(cls, atomics)
+
+        def _fixture_teardown(test: Any) -> None:
+            # Adapted from TestCase._fixture_teardown: constraints are checked
+            # where a transaction is open, the only places with deferred ones.
+            atomics = getattr(test, "atomics", None)
+            if not isinstance(atomics, LazyAtomics) or not test._databases_support_transactions():
+                return fixture_teardown(test)  # type: ignore[no-any-return]
+            try:
+                for alias in reversed(lazy.entered_aliases()):
+                    connection = connections[alias]
+                    if test._should_check_constraints(connection):
+                        connection.check_constraints()
+            finally:
+                test._rollback_atomics(atomics)
+
+        def ensure_connection_on_first_use(connection: BaseDatabaseWrapper) -> None:
+            if lazy.scopes:
+                lazy.activate(connection)
+            ensure_connection(connection)
+
+        def in_atomic_block(connection: BaseDatabaseWrapper) -> bool:
+            if lazy.scopes:
+                lazy.activate(connection)
+            return connection.__dict__.get("in_atomic_block", False)  # type: ignore[no-any-return]
+
+        def set_in_atomic_block(connection: BaseDatabaseWrapper, value: bool) -> None:
+            connection.__dict__["in_atomic_block"] = value
+
+        patches: dict[tuple[type, str], Any] = {
+            (TestCase, "_enter_atomics"): classmethod(_enter_atomics),
+            (TestCase, "_rollback_atomics"): classmethod(_rollback_atomics),
+            (TestCase, "_fixture_teardown"): _fixture_teardown,
+            (BaseDatabaseWrapper, "ensure_connection"): ensure_connection_on_first_use,
+            (BaseDatabaseWrapper, "in_atomic_block"): property(in_atomic_block, set_in_atomic_block),
+        }
+        for (owner, name), value in patches.items():
+            setattr(owner, name, value)
+
+    def restore(self) -> None:
+        """Put ``TestCase`` and the connections back as they were."""
+        if not self.originals:
+            return
+        for name in ("_enter_atomics", "_rollback_atomics", "_fixture_teardown"):
+            setattr(TestCase, name, self.originals[name])
+        setattr(BaseDatabaseWrapper, "ensure_connection", self.originals["ensure_connection"])  # noqa: B010
+        if self.originals["in_atomic_block"] is None:
+            delattr(BaseDatabaseWrapper, "in_atomic_block")  # noqa: B043
+        else:
+            setattr(BaseDatabaseWrapper, "in_atomic_block", self.originals["in_atomic_block"])  # noqa: B010
+        self.originals = {}
+        self.scopes.clear()
+
+
+@contextmanager
+def unobserved(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """
+    Hide the runner's own statements from the test's observers.
+
+    Stock Django opens its blocks before a test starts; here they may be
+    opened inside ``assertNumQueries`` or a test's execute wrapper, which
+    must not see them.
+    """
+    wrappers = connection.execute_wrappers
+    logged = len(connection.queries_log)
+    connection.execute_wrappers = []
+    try:
+        yield
+    finally:
+        connection.execute_wrappers = wrappers
+        while len(connection.queries_log) > logged:
+            connection.queries_log.pop()
