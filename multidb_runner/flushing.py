@@ -133,7 +133,9 @@ def forget_flushed(
     writes.whole = None
     writes.calls.clear()
     writes.schema_changed = False
-    if everything is not None:
+    if everything is not None or not restricted:
+        # A written table the full flush does not empty (sqlite_sequence,
+        # django_migrations) is not emptied by stock Django either.
         writes.tables.clear()
         return
     writes.tables = {name for name in writes.tables if not (facts.resolve(name) or set()) <= tables}

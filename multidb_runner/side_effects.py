@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .statements import TableName
@@ -84,7 +85,11 @@ def read_facts(connection: BaseDatabaseWrapper) -> DatabaseFacts:
         tables = frozenset(connection.introspection.table_names(cursor, include_views=False))
         if reader is None:
             return DatabaseFacts(vendor=connection.vendor, tables=tables, understood=False)
-        return reader(cursor, connection.vendor, tables)
+        try:
+            return reader(cursor, connection.vendor, tables)
+        except DatabaseError:
+            # No right to read the catalog, say: then every write is everywhere.
+            return DatabaseFacts(vendor=connection.vendor, tables=tables, understood=False)
 
 
 def rows(cursor: Any, sql: str) -> list[str]:
@@ -159,7 +164,8 @@ def sqlite_facts(cursor: Any, vendor: str, tables: frozenset[str]) -> DatabaseFa
         side_effects[table] = "triggers"
     for table in rows(cursor, "SELECT tbl_name FROM sqlite_temp_master WHERE type = 'trigger'"):
         side_effects[table] = "triggers"
-    return DatabaseFacts(vendor, tables, side_effects, frozenset(), "main")
+    # sqlite_sequence is written by sequence resets; it is no table of Django's.
+    return DatabaseFacts(vendor, tables | {"sqlite_sequence"}, side_effects, frozenset(), "main")
 
 
 def quote_sqlite(name: str) -> str:

@@ -107,9 +107,9 @@ class WriteTracker:
         """Record what ``sql``, about to run on ``connection``, may write."""
         if self.paused:
             return
-        alias = connection.alias
         if self.on_use is not None:
-            self.on_use(alias)
+            self.on_use(connection.alias)
+        alias = written_alias(connection)
         if not isinstance(sql, str):
             # psycopg's sql.Composed and the like: no text to read.
             self.note_everything(connection, f"a {type(sql).__name__} statement")
@@ -133,7 +133,7 @@ class WriteTracker:
             return
         if self.on_use is not None:
             self.on_use(connection.alias)
-        writes = self.writes_of(connection.alias)
+        writes = self.writes_of(written_alias(connection))
         if writes.whole is None:
             writes.whole = why
 
@@ -186,6 +186,17 @@ class WriteTracker:
 
 
 WATCH_UID = "multidb_runner.tracking"
+
+
+def written_alias(connection: BaseDatabaseWrapper) -> str:
+    """
+    Return the alias whose database ``connection`` writes: a mirror's primary.
+
+    Outside the test thread a mirror has a connection of its own (to its
+    primary's test database); its writes must be flushed with the primary.
+    """
+    mirror_of = connection.settings_dict.get("TEST", {}).get("MIRROR")
+    return str(mirror_of) if mirror_of else connection.alias
 
 
 class StatementRecorder:
