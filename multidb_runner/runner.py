@@ -209,7 +209,7 @@ class MultiDBRunner(DiscoverRunner):
         )
         parser.add_argument(
             "--report-db-usage",
-            action="store_true",
+            action=argparse.BooleanOptionalAction,
             default=None,
             help=(
                 "After the run, list the databases each test class was given and "

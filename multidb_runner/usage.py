@@ -11,11 +11,13 @@ time for nothing (pytest-django issue #924).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from django.test import SimpleTestCase, TransactionTestCase
+from django.test import SimpleTestCase, TestCase, TransactionTestCase
 
 from .injection import class_key
 
@@ -36,7 +38,7 @@ class DatabaseUsage:
     def __init__(self) -> None:
         self.current: str | None = None
         self.used: dict[str, set[str]] = {}
-        self.original: Any = None
+        self.originals: dict[tuple[type, str], Any] = {}
 
     def note(self, alias: str) -> None:
         if self.current is not None:
@@ -59,24 +61,58 @@ class DatabaseUsage:
         for key, aliases in used.items():
             self.used.setdefault(key, set()).update(aliases)
 
-    def install(self) -> None:
-        """Hear of each test class as it is set up (SimpleTestCase.setUpClass calls the patched method)."""
-        if self.original is not None:
+    def install(self, quiet: Callable[[], AbstractContextManager[None]]) -> None:
+        """
+        Hear of each test class as it is set up, and not of Django's own transactions and flushes.
+
+        ``SimpleTestCase.setUpClass`` calls ``_add_databases_failures``;
+        ``quiet`` is the tracker's pause, wrapped around the steps where
+        Django opens, checks and rolls back transactions or flushes (with
+        the stock behaviour, on every alias a class may use).
+        """
+        if self.originals:
             return
-        self.original = SimpleTestCase.__dict__["_add_databases_failures"]
-        add_databases_failures = self.original.__func__
         usage = self
+        add_databases_failures = SimpleTestCase.__dict__["_add_databases_failures"].__func__
 
         def _add_databases_failures(cls: Any) -> None:
             usage.start_class(cls)
             add_databases_failures(cls)
 
-        setattr(SimpleTestCase, "_add_databases_failures", classmethod(_add_databases_failures))  # noqa: B010
+        patches: dict[tuple[type, str], Any] = {
+            (SimpleTestCase, "_add_databases_failures"): classmethod(_add_databases_failures)
+        }
+        for owner, name in FRAMEWORK_STEPS:
+            patches[(owner, name)] = quieted(owner.__dict__[name], quiet)
+        for (owner, name), value in patches.items():
+            self.originals[(owner, name)] = owner.__dict__[name]
+            setattr(owner, name, value)
 
     def restore(self) -> None:
-        if self.original is not None:
-            setattr(SimpleTestCase, "_add_databases_failures", self.original)  # noqa: B010
-            self.original = None
+        for (owner, name), original in self.originals.items():
+            setattr(owner, name, original)
+        self.originals = {}
+
+
+#: Django's steps whose statements are the test framework's, not the test's.
+FRAMEWORK_STEPS: tuple[tuple[type, str], ...] = (
+    (TestCase, "_enter_atomics"),
+    (TestCase, "_rollback_atomics"),
+    (TestCase, "_fixture_teardown"),
+    (TransactionTestCase, "_fixture_teardown"),
+)
+
+
+def quieted(method: Any, quiet: Callable[[], AbstractContextManager[None]]) -> Any:
+    """Return ``method`` (a function or a classmethod) running under ``quiet()``."""
+    function = method.__func__ if isinstance(method, classmethod) else method
+
+    @functools.wraps(function)
+    def run_quietly(*args: Any, **kwargs: Any) -> Any:
+        with quiet():
+            return function(*args, **kwargs)
+
+    return classmethod(run_quietly) if isinstance(method, classmethod) else run_quietly
 
 
 def format_usage_report(classes: Mapping[str, ClassDatabases], used: Mapping[str, set[str]]) -> str:

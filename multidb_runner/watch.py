@@ -9,6 +9,7 @@ and told to forget what it recorded, since the clones start afresh).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from . import tracking
@@ -51,15 +52,16 @@ class DatabaseWatch:
         self.started = True
         current_watch = self
         tracking.current_tracker = self.tracker
-        if self.options.report_usage:
-            self.tracker.on_use = self.usage.note
-            MirrorConnection.on_use = self.usage.note
-            self.usage.install()
         self.tracker.install()
         if self.options.selective_flush:
             self.flush.install()
         if self.options.lazy_transactions:
             self.transactions.install()
+        if self.options.report_usage:
+            # Last: it wraps the steps the two above replaced.
+            self.tracker.on_use = self.usage.note
+            MirrorConnection.on_use = self.usage.note
+            self.usage.install(self.tracker.pause)
 
     def restart_in_worker(self) -> None:
         """Forget what the main process recorded (a forked worker's clones start afresh)."""
@@ -77,16 +79,12 @@ class DatabaseWatch:
         tracking.current_tracker = None
         MirrorConnection.on_use = None
         self.tracker.on_use = None
-        try:
-            self.transactions.restore()
-        finally:
-            try:
-                self.flush.restore()
-            finally:
-                try:
-                    self.usage.restore()
-                finally:
-                    self.tracker.uninstall()
+        with ExitStack() as steps:
+            # Run last-in first-out: the reverse of start().
+            steps.callback(self.tracker.uninstall)
+            steps.callback(self.flush.restore)
+            steps.callback(self.transactions.restore)
+            steps.callback(self.usage.restore)
 
 
 #: The watch running in this process, if any.

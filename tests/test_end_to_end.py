@@ -488,6 +488,19 @@ class DatabaseUsageReportTests(ShopTestCase):
             self.manage("test", "checks.test_mirror", "usage_checks", "--report-db-usage", "--parallel", "2")
         )
 
+    def test_with_stock_transactions_and_flushes(self):
+        # Django's own savepoints and flushes are not the tests' use.
+        self.assertReport(
+            self.manage(
+                "test",
+                "checks.test_mirror",
+                "usage_checks",
+                "--report-db-usage",
+                "--no-lazy-transactions",
+                "--no-selective-flush",
+            )
+        )
+
     def test_not_asked(self):
         result = self.manage("test", "usage_checks")
         self.assertPassed(result, tests=2)
