@@ -121,6 +121,9 @@ class WriteTracker:
         if effect.whole is not None and writes.whole is None:
             writes.whole = effect.whole
         writes.tables.update(effect.tables)
+        for name in effect.tables:
+            if len(name.parts) > 1 and not self.is_own(alias, name):
+                self.note_everywhere(f"{name} was written through '{alias}'")
         if effect.schema_change:
             writes.schema_changed = True
             self.facts.pop(alias, None)
@@ -136,6 +139,23 @@ class WriteTracker:
         writes = self.writes_of(written_alias(connection))
         if writes.whole is None:
             writes.whole = why
+
+    def is_own(self, alias: str, name: TableName) -> bool:
+        """Return True if the qualified ``name`` is known to be a table of ``alias``'s own database."""
+        facts = self.facts.get(alias)
+        return facts is not None and facts.resolve(name) is not None
+
+    def note_everywhere(self, why: str) -> None:
+        """
+        Record that every alias's every table may have been written.
+
+        A name qualified with another schema or database (SQLite's ATTACH,
+        MySQL's ``other_db.table``) may be another alias's test database.
+        """
+        for alias in connections:
+            writes = self.writes_of(alias)
+            if writes.whole is None:
+                writes.whole = why
 
     def facts_of(self, connection: BaseDatabaseWrapper) -> DatabaseFacts:
         """Return what ``connection``'s database can write by itself (read once, again after schema changes)."""

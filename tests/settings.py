@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "tests.testapp",
     "tests.legacyapp",
+    "tests.isolationapp",
 ]
 DATABASE_ROUTERS = ["tests.routers.LegacyRouter"]
 TEST_RUNNER = "multidb_runner.MultiDBRunner"

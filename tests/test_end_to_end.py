@@ -461,12 +461,12 @@ class DatabaseUsageReportTests(ShopTestCase):
 
     expected = [
         "  checks.test_mirror.ReplicaReadsTests declared: default, default_RO; used: default, default_RO",
-        "  usage_checks.test_declared.OverDeclaredTests        declared: default, tenant_a, tenant_b; "
+        "  usage_checks.declared.OverDeclaredTests        declared: default, tenant_a, tenant_b; "
         "used: default, tenant_b",
-        "  usage_checks.test_declared.UndeclaredReaderTests    given: crm, default, default_RO, tenant_a, tenant_b; "
+        "  usage_checks.declared.UndeclaredReaderTests    given: crm, default, default_RO, tenant_a, tenant_b; "
         "used: crm",
         "Declared but never used (1 test class; each costs setup and flushes):",
-        "  usage_checks.test_declared.OverDeclaredTests: tenant_a",
+        "  usage_checks.declared.OverDeclaredTests: tenant_a",
         "Aliases no test class used: tenant_a.",
     ]
 
@@ -481,11 +481,11 @@ class DatabaseUsageReportTests(ShopTestCase):
         )
 
     def test_serial(self):
-        self.assertReport(self.manage("test", "checks.test_mirror", "usage_checks", "--report-db-usage"))
+        self.assertReport(self.manage("test", "checks.test_mirror", "usage_checks.declared", "--report-db-usage"))
 
     def test_parallel(self):
         self.assertReport(
-            self.manage("test", "checks.test_mirror", "usage_checks", "--report-db-usage", "--parallel", "2")
+            self.manage("test", "checks.test_mirror", "usage_checks.declared", "--report-db-usage", "--parallel", "2")
         )
 
     def test_with_stock_transactions_and_flushes(self):
@@ -494,7 +494,7 @@ class DatabaseUsageReportTests(ShopTestCase):
             self.manage(
                 "test",
                 "checks.test_mirror",
-                "usage_checks",
+                "usage_checks.declared",
                 "--report-db-usage",
                 "--no-lazy-transactions",
                 "--no-selective-flush",
@@ -502,6 +502,6 @@ class DatabaseUsageReportTests(ShopTestCase):
         )
 
     def test_not_asked(self):
-        result = self.manage("test", "usage_checks")
+        result = self.manage("test", "usage_checks.declared")
         self.assertPassed(result, tests=2)
         self.assertNotIn("Database usage", result.output)

@@ -1,4 +1,8 @@
-"""Classes for --report-db-usage: one declares an alias it never uses, one keeps the default."""
+"""
+Classes for --report-db-usage: one declares an alias it never uses, one keeps the default.
+
+Run by label: the file name keeps them out of the whole suite's discovery.
+"""
 
 from django.db import connections
 from django.test import TestCase, TransactionTestCase

@@ -1,0 +1,26 @@
+"""Send each app of the generated project to its own alias."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+
+from .shape import APP_ALIASES
+
+
+class AppPerAliasRouter:
+    """
+    Read, write and migrate ``app_k`` on its alias only.
+
+    Apps the project does not own (none by default) stay on ``default``.
+    """
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
+        return APP_ALIASES.get(model._meta.app_label)
+
+    def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
+        return APP_ALIASES.get(model._meta.app_label)
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
+        return db == APP_ALIASES.get(app_label, "default")

@@ -1,0 +1,69 @@
+"""
+Summarize the runs: medians, ratios to the baseline variant, tables and JSON.
+
+Medians rather than means: one run slowed down by the machine should not
+move the result.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+
+from measure import Measurement
+
+
+@dataclass
+class Block:
+    """The runs of every variant of one project, on one backend, in one mode."""
+
+    backend: str
+    mode: str
+    project: str
+    description: str
+    variants: list[str]
+    runs: dict[str, list[Measurement]] = field(default_factory=dict)
+
+    def add(self, variant: str, measurement: Measurement) -> None:
+        self.runs.setdefault(variant, []).append(measurement)
+
+    def median(self, variant: str, phase: str) -> float:
+        """Return the median seconds of ``phase`` ("setup", "tests" or "wall") over the runs of ``variant``."""
+        return statistics.median(getattr(run, phase) for run in self.runs[variant])
+
+    def ratio(self, variant: str, phase: str) -> float:
+        """Return the median of ``variant`` over the baseline's (the first variant)."""
+        baseline = self.median(self.variants[0], phase)
+        return self.median(variant, phase) / baseline if baseline else float("nan")
+
+    def title(self) -> str:
+        return f"{self.backend} · {self.mode} · {self.description}"
+
+    def format(self) -> str:
+        """Return the block as a plain-text table."""
+        width = max(len("variant"), *(len(name) for name in self.variants)) + 2
+        lines = [self.title(), f"{'variant':<{width}}  tests(s)  ratio   setup(s)  ratio"]
+        for name in self.variants:
+            lines.append(
+                f"{name:<{width}}{self.median(name, 'tests'):>10.2f}{self.ratio(name, 'tests'):>7.2f}"
+                f"{self.median(name, 'setup'):>11.2f}{self.ratio(name, 'setup'):>7.2f}"
+            )
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, object]:
+        """Return the raw runs and the medians, for --json."""
+        return {
+            "backend": self.backend,
+            "mode": self.mode,
+            "project": self.project,
+            "description": self.description,
+            "baseline": self.variants[0],
+            "variants": {
+                name: {
+                    "runs": [asdict(run) for run in self.runs[name]],
+                    "median": {phase: self.median(name, phase) for phase in ("tests", "setup", "wall")},
+                    "ratio": {phase: self.ratio(name, phase) for phase in ("tests", "setup")},
+                }
+                for name in self.variants
+            },
+        }

@@ -1,0 +1,108 @@
+"""
+The shape of a generated project: aliases, apps, tables and test classes.
+
+Plain data and pure functions, so that what a benchmark runs can be read
+(and checked) without writing a file or starting Django.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The sample projects: how many aliases, and whether half of the classes are TransactionTestCases.
+PROJECT_KINDS = ("multi", "single-ttc", "single-testcase")
+#: Tests in each generated class (PairWrites in the template's bench_suite.py).
+TESTS_PER_CLASS = 3
+MULTI_ALIASES = ("default", "db_1", "db_2", "db_3")
+
+
+@dataclass(frozen=True)
+class TestClassSpec:
+    """One generated test class: the alias it uses and the two tables it writes to."""
+
+    name: str
+    alias: str
+    app: str
+    transactional: bool
+    parent_model: str
+    child_model: str
+
+
+@dataclass(frozen=True)
+class ProjectShape:
+    """A sample project: ``app_k`` on ``aliases[k]``, each with ``tables`` models."""
+
+    kind: str
+    aliases: tuple[str, ...]
+    tables: int
+    classes: int
+    with_transaction_test_cases: bool
+
+    @property
+    def apps(self) -> dict[str, str]:
+        """Return the alias of each app, in alias order."""
+        return {f"app_{index}": alias for index, alias in enumerate(self.aliases)}
+
+    @property
+    def multi_database(self) -> bool:
+        return len(self.aliases) > 1
+
+    @property
+    def test_count(self) -> int:
+        return self.classes * TESTS_PER_CLASS
+
+    def describe(self) -> str:
+        """Return a one-line summary, such as ``multi (4 aliases x 40 tables, 120 classes)``."""
+        aliases = f"{len(self.aliases)} alias{'es' if self.multi_database else ''}"
+        kinds = "" if self.with_transaction_test_cases else ", TestCase only"
+        return f"{self.kind} ({aliases} x {self.tables} tables, {self.classes} classes{kinds})"
+
+
+def model_name(index: int) -> str:
+    """Name the ``index``-th model of an app."""
+    return f"Record{index:02d}"
+
+
+def project_shape(kind: str, classes: int, tables: int) -> ProjectShape:
+    """Return the shape of the sample project ``kind`` (one of PROJECT_KINDS)."""
+    if kind not in PROJECT_KINDS:
+        raise ValueError(f"Unknown project {kind!r}: choose from {', '.join(PROJECT_KINDS)}.")
+    if tables < 2:
+        raise ValueError("Each app needs at least 2 tables: a parent and a child.")
+    if classes < 1:
+        raise ValueError("The suite needs at least one test class.")
+    return ProjectShape(
+        kind=kind,
+        aliases=MULTI_ALIASES if kind == "multi" else ("default",),
+        tables=tables,
+        classes=classes,
+        with_transaction_test_cases=kind != "single-testcase",
+    )
+
+
+def test_class_specs(shape: ProjectShape) -> list[TestClassSpec]:
+    """
+    Spread the test classes over the aliases, the class kinds and the tables.
+
+    Class ``i`` uses alias ``i mod len(aliases)``, so every alias (``default``
+    included) gets its share; on each alias the classes alternate between
+    TransactionTestCase and TestCase, and walk through the parent/child
+    table pairs (model 2j and its child 2j+1) so that many tables are used.
+    """
+    specs = []
+    pairs = shape.tables // 2
+    for index in range(shape.classes):
+        position, round_ = index % len(shape.aliases), index // len(shape.aliases)
+        transactional = shape.with_transaction_test_cases and round_ % 2 == 0
+        pair = round_ % pairs
+        specs.append(
+            TestClassSpec(
+                name=f"{'Transaction' if transactional else 'Atomic'}{index:03d}",
+                alias=shape.aliases[position],
+                app=f"app_{position}",
+                transactional=transactional,
+                parent_model=model_name(2 * pair),
+                child_model=model_name(2 * pair + 1),
+            )
+        )
+    return specs
