@@ -37,7 +37,11 @@ logger = logging.getLogger("multidb_runner.flush")
 
 
 def tables_to_flush(
-    connection: BaseDatabaseWrapper, writes: AliasWrites, facts: DatabaseFacts, flushable: set[str]
+    connection: BaseDatabaseWrapper,
+    writes: AliasWrites,
+    facts: DatabaseFacts,
+    flushable: set[str],
+    baseline: set[str] | None = None,
 ) -> tuple[set[str], str | None]:
     """
     Return the tables to flush among ``flushable``, and why all of them, if so.
@@ -46,6 +50,12 @@ def tables_to_flush(
     that is not a table of this database (a view, another schema, a table
     the test created) or a table with triggers, rules or cascading foreign
     keys, or a call of a function that may write, means every table.
+
+    ``baseline`` are the tables that hold rows although nothing wrote them
+    since the last flush (what post_migrate fills; None: unknown, any). Those
+    among them that refer to a flushed table are flushed too, as stock
+    Django's flush of every table would: otherwise their rows would point
+    at deleted ones.
     """
     if writes.whole is not None:
         return set(flushable), writes.whole
@@ -53,30 +63,54 @@ def tables_to_flush(
         return set(flushable), f"the {connection.vendor} backend is not understood"
     written: set[str] = set()
     for name in sorted(writes.tables, key=str):
-        tables = facts.resolve(name)
-        if tables is None:
+        resolved = facts.resolve(name)
+        if resolved is None:
             return set(flushable), f"{name} is not a table of this database"
-        for table in tables:
+        for table in resolved:
             why = facts.side_effect_of(table)
             if why is not None:
                 return set(flushable), f"{table} has {why}"
-        written.update(tables)
+        written.update(resolved)
     called = sorted(writes.calls & facts.writing_functions)
     if called:
         return set(flushable), f"{called[0]}() may write"
-    return written & flushable, None
+    tables = written & flushable
+    pending = list(tables)
+    while pending:
+        for table in facts.referencing(pending.pop()):
+            if table in flushable and table not in tables and (baseline is None or table in baseline):
+                tables.add(table)
+                pending.append(table)
+    return tables, None
 
 
-def flushable_tables(connection: BaseDatabaseWrapper, facts: DatabaseFacts) -> set[str]:
+def flushable_tables(tracker: WriteTracker, connection: BaseDatabaseWrapper, facts: DatabaseFacts) -> set[str]:
     """
     Return the tables the ``flush`` command would empty on ``connection``.
 
     Adapted from ``django.core.management.sql.sql_flush``, with the
-    database's tables read once instead of at every flush.
+    database's tables read once instead of at every flush, and the answer
+    kept until the schema or the installed apps (``available_apps``) change.
     """
-    introspection = connection.introspection
-    names = introspection.django_table_names(only_existing=False, include_views=False)
-    return {name for name in names if introspection.identifier_converter(name) in facts.tables}
+    key = (connection.alias, id(facts), tuple(apps.app_configs))
+    if key not in tracker.flushable:
+        introspection = connection.introspection
+        names = introspection.django_table_names(only_existing=False, include_views=False)
+        tracker.flushable[key] = {name for name in names if introspection.identifier_converter(name) in facts.tables}
+    return tracker.flushable[key]
+
+
+def baseline_tables(tracker: WriteTracker, alias: str, facts: DatabaseFacts) -> set[str] | None:
+    """Return the tables post_migrate filled after flushes of ``alias``, or None if that is unknown."""
+    if alias in tracker.baseline_unknown:
+        return None
+    tables: set[str] = set()
+    for name in tracker.baseline.get(alias, ()):
+        resolved = facts.resolve(name)
+        if resolved is None:
+            return None
+        tables.update(resolved)
+    return tables
 
 
 def flush_alias(
@@ -93,8 +127,9 @@ def flush_alias(
         return None
     connection = connections[alias]
     facts = tracker.facts_of(connection)
-    flushable = flushable_tables(connection, facts)
-    tables, everything = tables_to_flush(connection, writes, facts, flushable)
+    flushable = flushable_tables(tracker, connection, facts)
+    baseline = baseline_tables(tracker, alias, facts)
+    tables, everything = tables_to_flush(connection, writes, facts, flushable, baseline)
     if everything is not None:
         logger.debug("flush %s: every table (%s)", alias, everything)
     elif tables:
@@ -105,14 +140,15 @@ def flush_alias(
         no_style(),
         sorted(tables),
         reset_sequences=False,
-        # A part of the tables: PostgreSQL must truncate what refers to them
-        # too (those tables were not written, so they are empty).
-        allow_cascade=allow_cascade or everything is None,
+        # A part of the tables: PostgreSQL refuses to TRUNCATE a table others
+        # refer to unless they go too (they are empty, or were added above).
+        allow_cascade=allow_cascade or (everything is None and connection.vendor == "postgresql"),
     )
     with tracker.pause():
         connection.ops.execute_sql_flush(sql_list)
-        if sql_list and not inhibit_post_migrate:
-            import_management_modules()
+    if sql_list and not inhibit_post_migrate:
+        import_management_modules()
+        with tracker.recording_baseline():
             emit_post_migrate_signal(0, False, alias)
     forget_flushed(writes, facts, tables, everything, restricted=allow_cascade)
     return tables

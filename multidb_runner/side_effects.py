@@ -39,6 +39,8 @@ class DatabaseFacts:
     writing_functions: frozenset[str] = frozenset()
     #: The schema (PostgreSQL) or database (MySQL) unqualified names live in.
     schema: str | None = None
+    #: Table -> the tables with foreign keys to it.
+    referenced_by: dict[str, frozenset[str]] = field(default_factory=dict)
     #: False for backends the runner cannot read: every write is everywhere.
     understood: bool = True
 
@@ -71,6 +73,16 @@ class DatabaseFacts:
                 if known.lower() == table.lower():
                     return why
         return None
+
+    def referencing(self, table: str) -> frozenset[str]:
+        """Return the tables with a foreign key to ``table``."""
+        if self.vendor == "postgresql":
+            return self.referenced_by.get(table, frozenset())
+        found: set[str] = set()
+        for known, tables in self.referenced_by.items():
+            if known.lower() == table.lower():
+                found.update(tables)
+        return frozenset(found)
 
     @staticmethod
     def fold(part: str, quoted: bool) -> str:
@@ -127,7 +139,13 @@ def postgresql_facts(cursor: Any, vendor: str, tables: frozenset[str]) -> Databa
         "AND n.nspname NOT LIKE 'pg\\_%'",
     )
     schema = rows(cursor, "SELECT current_schema()")[0]
-    return DatabaseFacts(vendor, tables, side_effects, frozenset(functions), schema)
+    cursor.execute(
+        "SELECT p.relname, c.relname FROM pg_catalog.pg_constraint k "
+        "JOIN pg_catalog.pg_class c ON c.oid = k.conrelid JOIN pg_catalog.pg_class p ON p.oid = k.confrelid "
+        f"WHERE k.contype = 'f' AND {visible}"
+    )
+    references = referencing_map(cursor.fetchall())
+    return DatabaseFacts(vendor, tables, side_effects, frozenset(functions), schema, references)
 
 
 def mysql_facts(cursor: Any, vendor: str, tables: frozenset[str]) -> DatabaseFacts:
@@ -149,15 +167,22 @@ def mysql_facts(cursor: Any, vendor: str, tables: frozenset[str]) -> DatabaseFac
         "WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'FUNCTION'",
     )
     schema = rows(cursor, "SELECT DATABASE()")[0]
-    return DatabaseFacts(vendor, tables, side_effects, frozenset(functions), schema)
+    cursor.execute(
+        "SELECT REFERENCED_TABLE_NAME, TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS "
+        "WHERE CONSTRAINT_SCHEMA = DATABASE()"
+    )
+    references = referencing_map(cursor.fetchall())
+    return DatabaseFacts(vendor, tables, side_effects, frozenset(functions), schema, references)
 
 
 def sqlite_facts(cursor: Any, vendor: str, tables: frozenset[str]) -> DatabaseFacts:
     side_effects = {}
+    pairs = []
     for table in sorted(tables):
         cursor.execute(f"PRAGMA foreign_key_list({quote_sqlite(table)})")
         for row in cursor.fetchall():
             # (id, seq, table, from, to, on_update, on_delete, match)
+            pairs.append((row[2], table))
             if str(row[5]).upper() in WRITING_ACTIONS or str(row[6]).upper() in WRITING_ACTIONS:
                 side_effects[row[2]] = "foreign keys that cascade"
     for table in rows(cursor, "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger'"):
@@ -165,7 +190,17 @@ def sqlite_facts(cursor: Any, vendor: str, tables: frozenset[str]) -> DatabaseFa
     for table in rows(cursor, "SELECT tbl_name FROM sqlite_temp_master WHERE type = 'trigger'"):
         side_effects[table] = "triggers"
     # sqlite_sequence is written by sequence resets; it is no table of Django's.
-    return DatabaseFacts(vendor, tables | {"sqlite_sequence"}, side_effects, frozenset(), "main")
+    return DatabaseFacts(
+        vendor, tables | {"sqlite_sequence"}, side_effects, frozenset(), "main", referencing_map(pairs)
+    )
+
+
+def referencing_map(pairs: Any) -> dict[str, frozenset[str]]:
+    """Turn (referenced table, referencing table) pairs into referenced -> referencing tables."""
+    found: dict[str, set[str]] = {}
+    for referenced, table in pairs:
+        found.setdefault(str(referenced), set()).add(str(table))
+    return {referenced: frozenset(tables) for referenced, tables in found.items()}
 
 
 def quote_sqlite(name: str) -> str:

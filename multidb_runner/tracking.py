@@ -76,6 +76,12 @@ class WriteTracker:
     def __init__(self) -> None:
         self.writes: dict[str, AliasWrites] = {}
         self.facts: dict[str, DatabaseFacts] = {}
+        #: Tables the post_migrate handlers fill after a flush (alias -> names),
+        #: and the aliases where they did something the runner cannot read.
+        self.baseline: dict[str, set[TableName]] = {}
+        self.baseline_unknown: set[str] = set()
+        #: (alias, facts, installed apps) -> the tables the flush command empties.
+        self.flushable: dict[tuple[str, int, tuple[str, ...]], set[str]] = {}
         #: Called with an alias whenever a statement runs on it (the usage report).
         self.on_use: Callable[[str], None] | None = None
         self.local = threading.local()
@@ -103,9 +109,29 @@ class WriteTracker:
         finally:
             self.local.paused -= 1
 
+    @contextmanager
+    def recording_baseline(self) -> Iterator[None]:
+        """Record this thread's writes as the clean state's rows (post_migrate after a flush), not as writes."""
+        self.local.baseline = True
+        try:
+            yield
+        finally:
+            self.local.baseline = False
+
+    def note_baseline(self, connection: BaseDatabaseWrapper, sql: Any) -> None:
+        alias = written_alias(connection)
+        effect = classify(sql, connection.vendor) if isinstance(sql, str) else None
+        if effect is None or effect.whole is not None:
+            self.baseline_unknown.add(alias)
+        else:
+            self.baseline.setdefault(alias, set()).update(effect.tables)
+
     def note_statement(self, connection: BaseDatabaseWrapper, sql: Any) -> None:
         """Record what ``sql``, about to run on ``connection``, may write."""
         if self.paused:
+            return
+        if getattr(self.local, "baseline", False):
+            self.note_baseline(connection, sql)
             return
         if self.on_use is not None:
             self.on_use(connection.alias)
@@ -133,6 +159,9 @@ class WriteTracker:
     def note_everything(self, connection: BaseDatabaseWrapper, why: str) -> None:
         """Record that every table of ``connection``'s alias may have been written."""
         if self.paused:
+            return
+        if getattr(self.local, "baseline", False):
+            self.baseline_unknown.add(written_alias(connection))
             return
         if self.on_use is not None:
             self.on_use(connection.alias)
@@ -169,6 +198,9 @@ class WriteTracker:
         """Start over: every alias counts as written (a worker's fresh clones)."""
         self.writes.clear()
         self.facts.clear()
+        self.baseline.clear()
+        self.baseline_unknown.clear()
+        self.flushable.clear()
 
     # Installing ------------------------------------------------------------------
 
