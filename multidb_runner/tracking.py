@@ -135,13 +135,21 @@ class WriteTracker:
             return
         if self.on_use is not None:
             self.on_use(connection.alias)
-        alias = written_alias(connection)
         if not isinstance(sql, str):
             # psycopg's sql.Composed and the like: no text to read.
             self.note_everything(connection, f"a {type(sql).__name__} statement")
             return
         effect = classify(sql, connection.vendor)
         if not effect.writes and not effect.calls:
+            return
+        alias = written_alias(connection)
+        facts = self.facts.get(alias)
+        if not effect.writes:
+            # A read calling functions matters only if one may write. Before
+            # the facts are read (first flush, or a schema change since), the
+            # next flush empties every table anyway.
+            if facts is not None and effect.calls & facts.writing_functions:
+                self.writes_of(alias).calls.update(effect.calls & facts.writing_functions)
             return
         writes = self.writes_of(alias)
         if effect.whole is not None and writes.whole is None:
@@ -153,8 +161,8 @@ class WriteTracker:
         if effect.schema_change:
             writes.schema_changed = True
             self.facts.pop(alias, None)
-        facts = self.facts.get(alias)
-        writes.calls.update(effect.calls if facts is None else effect.calls & facts.writing_functions)
+        elif facts is not None:
+            writes.calls.update(effect.calls & facts.writing_functions)
 
     def note_everything(self, connection: BaseDatabaseWrapper, why: str) -> None:
         """Record that every table of ``connection``'s alias may have been written."""

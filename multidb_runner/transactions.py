@@ -57,6 +57,8 @@ class LazyTransactions:
         self.tracker = tracker
         #: Open scopes, outermost (the class) first.
         self.scopes: list[LazyAtomics] = []
+        #: The aliases pending in any open scope (checked at every first-use point).
+        self.pending: set[str] = set()
         self.activating = False
         self.originals: dict[str, Any] = {}
 
@@ -66,13 +68,17 @@ class LazyTransactions:
         """Open a scope over ``aliases``; nothing is entered yet."""
         scope = LazyAtomics(aliases)
         self.scopes.append(scope)
+        self.pending.update(scope.pending)
         return scope
+
+    def update_pending(self) -> None:
+        self.pending = {alias for scope in self.scopes for alias in scope.pending}
 
     def activate(self, connection: BaseDatabaseWrapper) -> None:
         """Enter the pending blocks of ``connection``'s alias, outermost scope first."""
-        if self.activating:
-            return
         alias = connection.alias
+        if self.activating or alias not in self.pending:
+            return
         scopes = [scope for scope in self.scopes if alias in scope.pending]
         if not scopes or scopes[0].thread != threading.get_ident():
             return
@@ -87,11 +93,13 @@ class LazyTransactions:
                     scope[alias] = atomic
         finally:
             self.activating = False
+            self.update_pending()
 
     def close(self, scope: LazyAtomics) -> None:
         """Roll back the blocks ``scope`` entered, last first, and forget it."""
         # By identity: two scopes holding the same blocks (none) are equal dicts.
         self.scopes = [open_scope for open_scope in self.scopes if open_scope is not scope]
+        self.update_pending()
         self.activating = True
         try:
             with self.tracker.pause():
@@ -147,12 +155,12 @@ class LazyTransactions:
                 test._rollback_atomics(atomics)
 
         def ensure_connection_on_first_use(connection: BaseDatabaseWrapper) -> None:
-            if lazy.scopes:
+            if lazy.pending:
                 lazy.activate(connection)
             ensure_connection(connection)
 
         def in_atomic_block(connection: BaseDatabaseWrapper) -> bool:
-            if lazy.scopes:
+            if lazy.pending:
                 lazy.activate(connection)
             return connection.__dict__.get("in_atomic_block", False)  # type: ignore[no-any-return]
 
@@ -182,6 +190,7 @@ class LazyTransactions:
             setattr(BaseDatabaseWrapper, "in_atomic_block", self.originals["in_atomic_block"])  # noqa: B010
         self.originals = {}
         self.scopes.clear()
+        self.pending.clear()
 
 
 @contextmanager
