@@ -121,6 +121,9 @@ def flush_alias(
 
     Return None when nothing was written, so nothing was done.
     """
+    # From the first flush on, writes are recorded (before it, every alias
+    # counts as written, so there was nothing to record).
+    tracker.recording = True
     writes = tracker.writes_of(alias)
     if writes.is_clean():
         logger.debug("flush %s: skipped (nothing written)", alias)

@@ -10,8 +10,10 @@ run SQL without ``execute`` (psycopg's ``cursor.copy()``, sqlite3's
 ``executescript()``, ``callproc()``) are caught on the cursor and count as
 a write to every table of the alias.
 
-Recording is continuous, not per test: what a ``TestCase`` wrote and
-rolled back costs at most one needless flush of those tables, while a
+Recording starts with the process's first flush (before it, every alias
+counts as written, so a suite made of ``TestCase`` classes pays nothing
+for it), and is then continuous, not per test: what a ``TestCase`` wrote
+and rolled back costs at most one needless flush of those tables, while a
 write made outside any test (``setUpClass``, a thread that outlived its
 test) is still flushed by the next ``TransactionTestCase``.
 
@@ -84,6 +86,9 @@ class WriteTracker:
         self.flushable: dict[tuple[str, int, tuple[str, ...]], set[str]] = {}
         #: Called with an alias whenever a statement runs on it (the usage report).
         self.on_use: Callable[[str], None] | None = None
+        #: Off until the first flush: before it, every alias counts as written
+        #: anyway, so a suite's TestCases (which Django runs first) pay nothing.
+        self.recording = False
         self.local = threading.local()
         self.recorder = StatementRecorder(self)
 
@@ -135,6 +140,8 @@ class WriteTracker:
             return
         if self.on_use is not None:
             self.on_use(connection.alias)
+        if not self.recording:
+            return
         if not isinstance(sql, str):
             # psycopg's sql.Composed and the like: no text to read.
             self.note_everything(connection, f"a {type(sql).__name__} statement")
@@ -173,6 +180,8 @@ class WriteTracker:
             return
         if self.on_use is not None:
             self.on_use(connection.alias)
+        if not self.recording:
+            return
         writes = self.writes_of(written_alias(connection))
         if writes.whole is None:
             writes.whole = why
@@ -204,6 +213,7 @@ class WriteTracker:
 
     def forget(self) -> None:
         """Start over: every alias counts as written (a worker's fresh clones)."""
+        self.recording = False
         self.writes.clear()
         self.facts.clear()
         self.baseline.clear()
@@ -266,7 +276,9 @@ class StatementRecorder:
         self.tracker = tracker
 
     def __call__(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        self.tracker.note_statement(context["connection"], sql)
+        tracker = self.tracker
+        if tracker.recording or tracker.on_use is not None:
+            tracker.note_statement(context["connection"], sql)
         return execute(sql, params, many, context)
 
 

@@ -61,6 +61,9 @@ class LazyTransactions:
         self.pending: set[str] = set()
         self.activating = False
         self.originals: dict[str, Any] = {}
+        #: The connections' first-use hooks, and whether they are in place.
+        self.hooks: dict[str, Any] = {}
+        self.hooked = False
 
     # Scopes ----------------------------------------------------------------------
 
@@ -69,10 +72,12 @@ class LazyTransactions:
         scope = LazyAtomics(aliases)
         self.scopes.append(scope)
         self.pending.update(scope.pending)
+        self.hook(bool(self.pending))
         return scope
 
     def update_pending(self) -> None:
         self.pending = {alias for scope in self.scopes for alias in scope.pending}
+        self.hook(bool(self.pending))
 
     def activate(self, connection: BaseDatabaseWrapper) -> None:
         """Enter the pending blocks of ``connection``'s alias, outermost scope first."""
@@ -127,12 +132,17 @@ class LazyTransactions:
             "ensure_connection": BaseDatabaseWrapper.__dict__["ensure_connection"],
             "in_atomic_block": BaseDatabaseWrapper.__dict__.get("in_atomic_block"),
         }
+        enter_atomics = self.originals["_enter_atomics"].__func__
         rollback_atomics = self.originals["_rollback_atomics"].__func__
         fixture_teardown = self.originals["_fixture_teardown"]
         ensure_connection = self.originals["ensure_connection"]
 
-        def _enter_atomics(cls: Any) -> LazyAtomics:
-            return lazy.open(cls._databases_names())
+        def _enter_atomics(cls: Any) -> Any:
+            aliases = cls._databases_names()
+            if len(aliases) < 2:
+                # One database: it is used, or nothing is; stock Django's way is cheaper.
+                return enter_atomics(cls)
+            return lazy.open(aliases)
 
         def _rollback_atomics(cls: Any, atomics: Any) -> None:
             if isinstance(atomics, LazyAtomics):
@@ -167,28 +177,38 @@ class LazyTransactions:
         def set_in_atomic_block(connection: BaseDatabaseWrapper, value: bool) -> None:
             connection.__dict__["in_atomic_block"] = value
 
-        patches: dict[tuple[type, str], Any] = {
-            (TestCase, "_enter_atomics"): classmethod(_enter_atomics),
-            (TestCase, "_rollback_atomics"): classmethod(_rollback_atomics),
-            (TestCase, "_fixture_teardown"): _fixture_teardown,
-            (BaseDatabaseWrapper, "ensure_connection"): ensure_connection_on_first_use,
-            (BaseDatabaseWrapper, "in_atomic_block"): property(in_atomic_block, set_in_atomic_block),
+        setattr(TestCase, "_enter_atomics", classmethod(_enter_atomics))  # noqa: B010
+        setattr(TestCase, "_rollback_atomics", classmethod(_rollback_atomics))  # noqa: B010
+        setattr(TestCase, "_fixture_teardown", _fixture_teardown)  # noqa: B010
+        # Put on the connections only while some alias is pending.
+        self.hooks = {
+            "ensure_connection": ensure_connection_on_first_use,
+            "in_atomic_block": property(in_atomic_block, set_in_atomic_block),
         }
-        for (owner, name), value in patches.items():
-            setattr(owner, name, value)
+
+    def hook(self, on: bool) -> None:
+        """Watch (or stop watching) the connections' first-use points."""
+        if on == self.hooked or not self.hooks:
+            return
+        for name, value in self.hooks.items():
+            original = self.originals[name]
+            if on:
+                setattr(BaseDatabaseWrapper, name, value)
+            elif original is None:
+                delattr(BaseDatabaseWrapper, name)
+            else:
+                setattr(BaseDatabaseWrapper, name, original)
+        self.hooked = on
 
     def restore(self) -> None:
         """Put ``TestCase`` and the connections back as they were."""
         if not self.originals:
             return
+        self.hook(False)
         for name in ("_enter_atomics", "_rollback_atomics", "_fixture_teardown"):
             setattr(TestCase, name, self.originals[name])
-        setattr(BaseDatabaseWrapper, "ensure_connection", self.originals["ensure_connection"])  # noqa: B010
-        if self.originals["in_atomic_block"] is None:
-            delattr(BaseDatabaseWrapper, "in_atomic_block")  # noqa: B043
-        else:
-            setattr(BaseDatabaseWrapper, "in_atomic_block", self.originals["in_atomic_block"])  # noqa: B010
         self.originals = {}
+        self.hooks = {}
         self.scopes.clear()
         self.pending.clear()
 
