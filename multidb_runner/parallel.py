@@ -52,7 +52,9 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         # Don't buffer in the main process to avoid error propagation issues.
         result.buffer = False
         pending = list(enumerate(self.subsuites))
-        running: dict[Future[tuple[int, list[Any], str | None, dict[str, set[str]]]], tuple[int, float]] = {}
+        # In flight, in the order sent: (subsuite index, when it started, or
+        # None while it waits behind another class for a worker).
+        running: dict[Future[tuple[int, list[Any], str | None, dict[str, set[str]]]], tuple[int, float | None]] = {}
         executor = ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=context,
@@ -62,10 +64,13 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         clean_exit = False
         try:
             while (pending or running) and not result.shouldStop:
-                while pending and len(running) < self.processes:
+                # One class waits ready for each worker, so that a worker that
+                # finishes starts the next class without a round trip.
+                while pending and len(running) < 2 * self.processes:
                     index, subsuite = pending.pop(0)
                     args = (self.runner_class, index, subsuite, self.failfast, self.buffer)
-                    running[executor.submit(workers.run_subsuite, args)] = (index, time.monotonic())
+                    running[executor.submit(workers.run_subsuite, args)] = (index, None)
+                self.mark_started(running)
                 done, _ = wait(running, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
                 for future in done:
                     index, _ = running.pop(future)
@@ -86,8 +91,13 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
                         if problem is not None:
                             self.report_unsent(result, index, events, problem)
                 if self.timeout is not None:
+                    self.mark_started(running)
                     now = time.monotonic()
-                    late = [index for index, started in running.values() if now - started > self.timeout]
+                    late = [
+                        index
+                        for index, started in running.values()
+                        if started is not None and now - started > self.timeout
+                    ]
                     if late:
                         for index in late:
                             self.report_problem(
@@ -103,6 +113,18 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             else:
                 self.kill_workers(executor)
         return result
+
+    def mark_started(self, running: dict[Any, tuple[int, float | None]]) -> None:
+        """
+        Note when the classes in flight started: the first ``processes`` sent are running.
+
+        Workers take classes in the order they were sent, one at a time.
+        """
+        now = time.monotonic()
+        for future in list(running)[: self.processes]:
+            index, started = running[future]
+            if started is None:
+                running[future] = (index, now)
 
     def describe(self, index: int) -> str:
         """Name the test class of subsuite ``index``."""
@@ -146,7 +168,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             self.report_problem(result, index, "the run was stopped because another worker failed")
 
     def report_broken_pool(
-        self, result: Any, running: dict[Any, tuple[int, float]], executor: ProcessPoolExecutor, started: int
+        self, result: Any, running: dict[Any, tuple[int, float | None]], executor: ProcessPoolExecutor, started: int
     ) -> None:
         """A worker process died: report what it may have been running and stop."""
         exit_codes = sorted(
@@ -157,8 +179,11 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             why = f"a worker process failed to start{how}; see the worker's traceback above"
         else:
             why = f"a worker process died{how} while running them"
-        for index, _ in running.values():
-            self.report_problem(result, index, why)
+        for index, started_at in running.values():
+            if started_at is None:
+                self.report_problem(result, index, "the run was stopped because another worker failed")
+            else:
+                self.report_problem(result, index, why)
         sys.stderr.write(f"\nA parallel test worker died{how}; stopping the run.\n")
         result.stop()
 
