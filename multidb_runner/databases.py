@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from io import StringIO
 from typing import Any
 
-from django.db import connections
+from django.core import serializers
+from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.creation import BaseDatabaseCreation
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
 from .clones import remove_sqlite_sidecars
@@ -110,6 +114,40 @@ def serialize_test_databases(aliases: Iterable[str]) -> None:
     for alias in aliases:
         connection = connections[alias]
         connection._test_serialized_contents = connection.creation.serialize_db_to_string()  # type: ignore[attr-defined]
+
+
+def reload_serialized_contents(creation: BaseDatabaseCreation, data: str) -> None:
+    """
+    Reload a test database with its contents serialized at setup, into that database.
+
+    Adapted from ``BaseDatabaseCreation.deserialize_db_from_string``, which
+    saves each object with ``obj.save()``: the routers choose where it goes,
+    and when none answers, the contents serialized from another alias are
+    written to ``default``. Here every object is saved with ``using=`` the
+    alias being reloaded.
+    """
+    alias = creation.connection.alias
+    table_names = set()
+    # Load data in a transaction to handle forward references and cycles.
+    with transaction.atomic(using=alias):
+        # Disable constraint checks: MySQL does not support deferred checks.
+        with creation.connection.constraint_checks_disabled():
+            for deserialized in serializers.deserialize("json", StringIO(data), using=alias):
+                deserialized.save(using=alias)
+                table_names.add(deserialized.object._meta.db_table)
+        # Check the keys that were loaded while constraint checks were disabled.
+        creation.connection.check_constraints(table_names=sorted(table_names))
+
+
+@contextmanager
+def serialized_contents_reloaded_in_place() -> Iterator[None]:
+    """Make ``serialized_rollback`` reload each alias's contents into its own database, for the run."""
+    original = BaseDatabaseCreation.__dict__["deserialize_db_from_string"]
+    setattr(BaseDatabaseCreation, "deserialize_db_from_string", reload_serialized_contents)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(BaseDatabaseCreation, "deserialize_db_from_string", original)  # noqa: B010
 
 
 def destroy_test_databases(old_config: OldConfig, *, verbosity: int, keepdb: bool = False) -> None:

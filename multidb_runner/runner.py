@@ -25,6 +25,7 @@ from .databases import (
     create_test_databases,
     destroy_test_databases,
     serialize_test_databases,
+    serialized_contents_reloaded_in_place,
     test_database_name,
 )
 from .injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
@@ -119,6 +120,7 @@ class MultiDBRunner(DiscoverRunner):
         # Test modules may be imported as soon as the runner exists (the
         # suite is built later), so fix their skip decorators from now on.
         self.run_stack.enter_context(all_aliases_skip_decorators())
+        self.run_stack.enter_context(serialized_contents_reloaded_in_place())
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:

@@ -31,6 +31,7 @@ from django.apps import apps
 from django.db import connections
 
 from .clones import is_in_memory
+from .databases import serialized_contents_reloaded_in_place
 from .injection import all_aliases_skip_decorators, class_key, test_classes
 from .legacy import LegacyTablesRouter, router_installed
 from .mirrors import CONNECTION_SETTINGS, MirrorSharing
@@ -122,6 +123,7 @@ def reapply_run(state: WorkerState) -> None:
         state.process_setup(*state.process_setup_args)
     # Before any test module is imported (when the tests are unpickled).
     worker_changes.enter_context(all_aliases_skip_decorators())
+    worker_changes.enter_context(serialized_contents_reloaded_in_place())
     django.setup()
     setup_test_environment(debug=state.debug_mode)
     for alias, settings_dict in state.settings.items():
