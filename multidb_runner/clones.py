@@ -18,11 +18,13 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from .catalog import database_exists, databases_like, like_escape
+from .safety import RealDatabases
 
 #: Files SQLite keeps beside a database; a stale journal would be replayed
 #: into a new database of the same name.
@@ -61,7 +63,10 @@ class WorkerClones:
     start_method: str
     verbosity: int = 1
     keepdb: bool = False
-    #: alias -> suffixes cloned through the backend.
+    #: Checked before each clone is destroyed: a real database is never one.
+    real_databases: RealDatabases | None = None
+    #: alias -> names of the clones made through the backend (or being made:
+    #: a clone cut short by a signal may exist, and is ours).
     cloned: dict[str, list[str]] = field(default_factory=dict)
     #: alias -> snapshot file of an in-memory database, for spawn/forkserver.
     snapshots: dict[str, str] = field(default_factory=dict)
@@ -76,13 +81,15 @@ class WorkerClones:
             return
         for worker_id in range(1, self.workers + 1):
             suffix = str(worker_id)
-            path = sqlite_clone_path(connection, suffix)
-            if path is not None:
-                remove_sqlite_sidecars(path)
+            name = os.fspath(connection.creation.get_test_db_clone_settings(suffix)["NAME"])
+            if connection.vendor == "sqlite":
+                remove_sqlite_sidecars(name)
+            # Recorded by its exact name before it exists, so that the
+            # cleanup never derives it from a NAME that was restored since.
+            self.cloned.setdefault(alias, []).append(name)
             # Never reuse a clone, even with --keepdb: the template's schema
             # may have changed since it was made.
             connection.creation.clone_test_db(suffix=suffix, verbosity=self.verbosity, keepdb=False)
-            self.cloned.setdefault(alias, []).append(suffix)
 
     def snapshot(self, connection: BaseDatabaseWrapper) -> str:
         """Write an in-memory database to a file that spawned workers load."""
@@ -100,15 +107,11 @@ class WorkerClones:
     def destroy(self) -> None:
         """Destroy every clone made (kept with --keepdb) and every snapshot."""
         errors: list[Exception] = []
-        for alias, suffixes in self.cloned.items():
+        for alias, names in self.cloned.items():
             connection = connections[alias]
-            for suffix in suffixes:
+            for name in names:
                 try:
-                    connection.creation.destroy_test_db(suffix=suffix, verbosity=self.verbosity, keepdb=self.keepdb)
-                    path = sqlite_clone_path(connection, suffix)
-                    if path is not None and not self.keepdb:
-                        # A worker that died mid-transaction leaves its journal.
-                        remove_sqlite_sidecars(path)
+                    self.destroy_clone(connection, name)
                 except Exception as exc:  # keep destroying the others
                     errors.append(exc)
         self.cloned.clear()
@@ -118,6 +121,21 @@ class WorkerClones:
         self.snapshots.clear()
         if errors:
             raise errors[0]
+
+    def destroy_clone(self, connection: BaseDatabaseWrapper, name: str) -> None:
+        """Destroy the clone ``name`` of ``connection``'s test database, if it exists."""
+        if self.real_databases is not None:
+            self.real_databases.check_destroyable(connection.alias, connection.vendor, connection.settings_dict, name)
+        if self.keepdb or database_exists(connection, name) is False:
+            return
+        if self.verbosity >= 1:
+            connection.creation.log(
+                f"Destroying test database clone {os.path.basename(name)!r} of alias {connection.alias!r}..."
+            )
+        connection.creation._destroy_test_db(name, self.verbosity)  # type: ignore[attr-defined]
+        if connection.vendor == "sqlite":
+            # A worker that died mid-transaction leaves its journal.
+            remove_sqlite_sidecars(name)
 
 
 def existing_clones(connection: BaseDatabaseWrapper) -> dict[int, str]:
@@ -140,35 +158,30 @@ def existing_clones(connection: BaseDatabaseWrapper) -> dict[int, str]:
             for candidate in candidates
             if (match := pattern.match(candidate))
         }
-    like = name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
-    if connection.vendor == "postgresql":
-        query = "SELECT datname FROM pg_database WHERE datname LIKE %s"
-    elif connection.vendor == "mysql":
-        query = "SHOW DATABASES LIKE %s"
-    else:
+    names = databases_like(connection, like_escape(name) + "\\_%")
+    if names is None:
         return {}
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(query, [like])
-        names = [row[0] for row in cursor.fetchall()]
     pattern = re.compile(rf"^{re.escape(name)}_([0-9]+)$")
     return {int(match.group(1)): candidate for candidate in names if (match := pattern.match(candidate))}
 
 
 def remove_stale_clones(
-    connection: BaseDatabaseWrapper, keep: int, protected: Collection[str], verbosity: int = 1
+    connection: BaseDatabaseWrapper, keep: int, real_databases: RealDatabases, verbosity: int = 1
 ) -> list[str]:
     """
     Destroy clones left by an earlier run (a crash, or more workers) beyond ``keep``.
 
-    Clones ``1..keep`` are made afresh by this run anyway. A name in
-    ``protected`` (a configured real database) is never touched.
+    Clones ``1..keep`` are made afresh by this run anyway. A configured real
+    database is never touched, whatever its name.
     """
     removed = []
     for number, clone_name in sorted(existing_clones(connection).items()):
-        if number <= keep or clone_name in protected:
+        if number <= keep or real_databases.owners(connection.vendor, connection.settings_dict, clone_name):
             continue
         if verbosity >= 1:
-            print(f"Destroying stale clone {os.path.basename(clone_name)!r} of alias {connection.alias!r}...")
+            connection.creation.log(
+                f"Destroying stale clone {os.path.basename(clone_name)!r} of alias {connection.alias!r}..."
+            )
         connection.creation._destroy_test_db(clone_name, verbosity)  # type: ignore[attr-defined]
         if connection.vendor == "sqlite":
             remove_sqlite_sidecars(clone_name)

@@ -15,20 +15,21 @@ import inspect
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from io import StringIO
 from typing import Any
 
 from django.core import serializers
+from django.core.management.base import CommandError
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.creation import BaseDatabaseCreation
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
+from .catalog import database_exists
 from .clones import remove_sqlite_sidecars
 from .plan import DatabasePlan
-
-#: (connection, original NAME, whether to destroy it) — Django's old_config.
-OldConfig = list[tuple[BaseDatabaseWrapper, str, bool]]
+from .safety import RealDatabases, UnsafeDestruction
 
 
 def test_database_name(alias: str) -> str:
@@ -62,12 +63,81 @@ def create_test_db(connection: BaseDatabaseWrapper, *, verbosity: int, interacti
     parameter = inspect.signature(connection.creation.create_test_db).parameters.get("serialize")
     if parameter is not None and parameter.default is not None:
         kwargs["serialize"] = False
-    connection.creation.create_test_db(**kwargs)
+    try:
+        connection.creation.create_test_db(**kwargs)
+    except (EOFError, RuntimeError) as exc:
+        if not interactive or (isinstance(exc, RuntimeError) and "sys.stdin" not in str(exc)):
+            raise
+        # Django asked whether to delete a leftover test database, and
+        # nobody can answer (a script, a CI job): say so, without a traceback.
+        raise TestDatabaseLeftOver(
+            f"The test database {test_database_name(connection.alias)!r} of alias "
+            f"{connection.alias!r} already exists (left by an earlier run?), and there "
+            "is no input to answer whether to delete it. Run with --noinput to "
+            "replace it without asking, or delete it yourself."
+        ) from None
+
+
+class TestDatabaseLeftOver(CommandError):
+    """A leftover test database, and no answer to Django's question about it."""
+
+
+@dataclass
+class TestDatabase:
+    """
+    One alias's part in the run: the database to destroy, if this run created one.
+
+    What Django keeps as an ``old_config`` entry, with the created database's
+    name recorded when its creation is known to have happened: the cleanup
+    destroys that name and nothing else.
+    """
+
+    connection: BaseDatabaseWrapper
+    #: The alias's real NAME, given back at teardown.
+    real_name: Any
+    #: The test database this run created (None: the alias shares another's).
+    test_name: str | None = None
+
+    @property
+    def alias(self) -> str:
+        return str(self.connection.alias)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpack as Django's ``(connection, old_name, destroy)`` entries do, for subclasses that read them."""
+        return iter((self.connection, self.real_name, self.test_name is not None))
+
+    def __getitem__(self, index: int) -> Any:
+        return tuple(self)[index]
+
+
+#: The test databases of a run, in creation order (Django's ``old_config``).
+OldConfig = list[TestDatabase]
+
+
+def created_before_failure(connection: BaseDatabaseWrapper, test_name: str, existed: bool | None) -> bool:
+    """
+    Return whether a ``create_test_db`` call that failed had created ``test_name``.
+
+    Django points the connection at the test database right after creating
+    it: from then on it is ours (half-migrated, perhaps). Before that point,
+    a database that did not exist before the call and exists now was
+    created by it too. Anything else (a leftover the user chose to keep, a
+    database Django could not drop) was not created by this run.
+    """
+    if os.fspath(connection.settings_dict["NAME"]) == test_name:
+        return True
+    if existed is not False:
+        return False
+    try:
+        return bool(database_exists(connection, test_name))
+    except Exception:
+        return False
 
 
 def create_test_databases(
     plan: DatabasePlan,
     *,
+    into: OldConfig,
     verbosity: int,
     interactive: bool,
     keepdb: bool = False,
@@ -77,31 +147,33 @@ def create_test_databases(
     """
     Create every test database of ``plan`` and point sharing aliases at it.
 
-    ``prepare_database(alias)`` runs after each database is migrated.
-    Return Django's ``old_config`` for teardown.
+    Each database is recorded in ``into`` only once this run is known to
+    have created it, so that the caller's cleanup, on failure, destroys what
+    was created and nothing else. ``prepare_database(alias)`` runs after
+    each database is migrated. Return ``into``.
     """
     time_keeper = time_keeper or NullTimeKeeper()
-    old_config: OldConfig = []
-    try:
-        for first, aliases in plan.creations:
-            connection = connections[first]
-            old_config.append((connection, connection.settings_dict["NAME"], True))
+    for first, aliases in plan.creations:
+        connection = connections[first]
+        real_name = connection.settings_dict["NAME"]
+        test_name = test_database_name(first)
+        # With --keepdb nothing is ever destroyed, so there is nothing to tell apart.
+        existed = None if keepdb else database_exists(connection, test_name)
+        try:
             with time_keeper.timed(f"  Creating '{first}'"):
                 create_test_db(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
-            if prepare_database is not None:
-                prepare_database(first)
-            for alias in aliases[1:]:
-                other = connections[alias]
-                old_config.append((other, other.settings_dict["NAME"], False))
-                other.creation.set_as_test_mirror(connection.settings_dict)
-    except BaseException:
-        # Leave nothing behind: destroy what this call created, then re-raise.
-        try:
-            destroy_test_databases(old_config, verbosity=verbosity, keepdb=keepdb)
-        except Exception:
-            pass
-        raise
-    return old_config
+        except BaseException:
+            if created_before_failure(connection, test_name, existed):
+                into.append(TestDatabase(connection, real_name, test_name))
+            raise
+        into.append(TestDatabase(connection, real_name, test_name))
+        if prepare_database is not None:
+            prepare_database(first)
+        for alias in aliases[1:]:
+            other = connections[alias]
+            into.append(TestDatabase(other, other.settings_dict["NAME"]))
+            other.creation.set_as_test_mirror(connection.settings_dict)
+    return into
 
 
 def serialize_test_databases(aliases: Iterable[str]) -> None:
@@ -150,24 +222,62 @@ def serialized_contents_reloaded_in_place() -> Iterator[None]:
         setattr(BaseDatabaseCreation, "deserialize_db_from_string", original)  # noqa: B010
 
 
-def destroy_test_databases(old_config: OldConfig, *, verbosity: int, keepdb: bool = False) -> None:
+def destroy_test_databases(
+    old_config: OldConfig, *, verbosity: int, keepdb: bool = False, real_databases: RealDatabases | None = None
+) -> None:
     """
-    Destroy the created databases; restore every alias's NAME.
+    Destroy the databases this run created; restore every alias's NAME.
 
     Unlike stock Django, aliases that shared another alias's test database get
-    their own NAME back too.
+    their own NAME back too. A name that is a configured real database (in
+    ``real_databases``) is never destroyed, whatever led here.
     """
     errors: list[BaseException] = []
-    for connection, old_name, destroy in old_config:
+    for entry in old_config:
         try:
-            if destroy:
-                if not keepdb:
-                    remove_sqlite_sidecars_of(connection)
-                connection.creation.destroy_test_db(old_name, verbosity, keepdb)
-            else:
-                connection.close()
-                connection.settings_dict["NAME"] = old_name
+            destroy_test_database(entry, verbosity=verbosity, keepdb=keepdb, real_databases=real_databases)
         except Exception as exc:  # keep destroying the others
             errors.append(exc)
+    old_config.clear()
     if errors:
         raise errors[0]
+
+
+def destroy_test_database(
+    entry: TestDatabase, *, verbosity: int, keepdb: bool, real_databases: RealDatabases | None
+) -> None:
+    """Destroy ``entry``'s test database, if this run created one, and give the alias its NAME back."""
+    connection = entry.connection
+    if entry.test_name is None:
+        connection.close()
+        connection.settings_dict["NAME"] = entry.real_name
+        return
+    if real_databases is not None:
+        try:
+            real_databases.check_destroyable(entry.alias, connection.vendor, connection.settings_dict, entry.test_name)
+        except UnsafeDestruction:
+            restore_real_name(entry)
+            raise
+    if not keepdb:
+        remove_sqlite_sidecars_of(connection)
+    if os.fspath(connection.settings_dict["NAME"]) == entry.test_name:
+        connection.creation.destroy_test_db(entry.real_name, verbosity, keepdb)
+        return
+    # Creation was cut short before Django pointed the alias at the new
+    # database: destroy it by its name.
+    restore_real_name(entry)
+    if not keepdb:
+        if verbosity >= 1:
+            connection.creation.log(
+                f"Destroying test database {entry.test_name!r} of alias {entry.alias!r} (its creation was cut short)..."
+            )
+        connection.creation._destroy_test_db(entry.test_name, verbosity)  # type: ignore[attr-defined]
+
+
+def restore_real_name(entry: TestDatabase) -> None:
+    """Point ``entry``'s alias at its real database name again, as Django's teardown does."""
+    from django.conf import settings
+
+    entry.connection.close()
+    settings.DATABASES[entry.alias]["NAME"] = entry.real_name
+    entry.connection.settings_dict["NAME"] = entry.real_name

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 from django.test.runner import ParallelTestSuite
 
 from . import workers
-from .workers import WorkerState
+from .workers import WorkerSlots, WorkerState
 
 
 class WorkerProblem(Exception):
@@ -49,6 +50,9 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             raise RuntimeError("MultiDBParallelTestSuite.worker_state was not set by the runner.")
         context = multiprocessing.get_context(state.start_method)
         counter = context.Value(ctypes.c_int, 0)
+        slots = WorkerSlots.create(context, self.processes)
+        #: pid -> worker process, kept here: the pool forgets its dead workers.
+        processes: dict[int, Any] = {}
         # Don't buffer in the main process to avoid error propagation issues.
         result.buffer = False
         pending = list(enumerate(self.subsuites))
@@ -59,7 +63,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             max_workers=self.processes,
             mp_context=context,
             initializer=workers.init_worker,
-            initargs=(counter, state),
+            initargs=(counter, state, slots),
         )
         clean_exit = False
         try:
@@ -71,6 +75,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
                     args = (self.runner_class, index, subsuite, self.failfast, self.buffer)
                     running[executor.submit(workers.run_subsuite, args)] = (index, None)
                 self.mark_started(running)
+                processes.update(getattr(executor, "_processes", None) or {})
                 done, _ = wait(running, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
                 for future in done:
                     index, _ = running.pop(future)
@@ -78,7 +83,9 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
                         _, events, problem, used = future.result()
                     except BrokenProcessPool:
                         running[future] = (index, 0.0)
-                        self.report_broken_pool(result, running, executor, counter.value)
+                        processes.update(getattr(executor, "_processes", None) or {})
+                        unreported = [i for i, _ in running.values()] + [i for i, _ in pending]
+                        self.report_broken_pool(result, unreported, processes, slots, counter.value)
                         return result
                     except Exception as exc:
                         self.report_problem(result, index, f"its results could not be sent back: {exc!r}")
@@ -168,23 +175,61 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             self.report_problem(result, index, "the run was stopped because another worker failed")
 
     def report_broken_pool(
-        self, result: Any, running: dict[Any, tuple[int, float | None]], executor: ProcessPoolExecutor, started: int
+        self, result: Any, unreported: list[int], processes: dict[int, Any], slots: WorkerSlots, started: int
     ) -> None:
-        """A worker process died: report what it may have been running and stop."""
-        exit_codes = sorted(
-            {process.exitcode for process in getattr(executor, "_processes", {}).values() if process.exitcode}
-        )
-        how = f" (exit code {', '.join(map(str, exit_codes))})" if exit_codes else ""
-        if started <= 0:
-            why = f"a worker process failed to start{how}; see the worker's traceback above"
-        else:
-            why = f"a worker process died{how} while running them"
-        for index, started_at in running.values():
-            if started_at is None:
-                self.report_problem(result, index, "the run was stopped because another worker failed")
-            else:
-                self.report_problem(result, index, why)
-        sys.stderr.write(f"\nA parallel test worker died{how}; stopping the run.\n")
+        """
+        A worker process died: blame the test it was running, count the tests that never ran, stop.
+
+        The pool terminates its other workers (SIGTERM) as soon as one dies;
+        the dead one is the worker whose end was not that. Its slot says
+        which class and test it was running.
+        """
+        for process in processes.values():
+            process.join(timeout=10)
+        ends = {pid: process.exitcode for pid, process in processes.items() if process.exitcode is not None}
+        dead = [pid for pid, code in ends.items() if code not in (0, -signal.SIGTERM)]
+        if not dead:
+            dead = [pid for pid, code in ends.items() if code != 0]
+        blamed: dict[int, tuple[int, int]] = {}
+        for pid in dead:
+            slot = slots.slot_of(pid)
+            if slot is not None and slots.classes[slot] in unreported:
+                blamed[slots.classes[slot]] = (slots.tests[slot], ends[pid])
+        if not blamed:
+            codes = sorted({ends[pid] for pid in dead})
+            how = f" (exit code {', '.join(map(describe_exit_code, codes))})" if codes else ""
+            why = "a worker process failed to start" if started <= 0 else "a worker process died between test classes"
+            for index in unreported:
+                self.report_problem(result, index, f"{why}{how}")
+            sys.stderr.write(f"\nA parallel test worker died{how}; stopping the run.\n")
+            result.stop()
+            return
+        not_run = lost = 0
+        lines = []
+        for index in unreported:
+            tests: list[Any] = list(self.subsuites[index])
+            if index not in blamed:
+                not_run += len(tests)
+                continue
+            test_index, exit_code = blamed[index]
+            code = describe_exit_code(exit_code)
+            if not 0 <= test_index < len(tests):
+                self.report_problem(result, index, f"its worker died before its first test (exit code {code})")
+                lines.append(f"A parallel test worker died while running {self.describe(index)}, exit code {code}")
+                continue
+            culprit = tests[test_index]
+            lines.append(f"A parallel test worker died while running {culprit.id()}, exit code {code}")
+            result.startTest(culprit)
+            result.addError(culprit, (WorkerProblem, WorkerProblem(f"{lines[-1]}."), None))
+            result.stopTest(culprit)
+            # The tests of that class before it ran, but their outcomes died with the worker.
+            lost += test_index
+            not_run += len(tests) - 1 - test_index
+        total = not_run + lost
+        counted = f"{total} {'test' if total == 1 else 'tests'} did not run"
+        if lost:
+            counted += f" ({lost} of them ran before it in that worker; their outcomes were lost)"
+        sys.stderr.write("\n" + ";\n".join(lines) + f"; {counted}. Stopping the run.\n")
         result.stop()
 
     @staticmethod
@@ -194,3 +239,13 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             if process.is_alive():
                 process.kill()
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def describe_exit_code(code: int) -> str:
+    """Return a worker's exit code as people read it: ``-9 (killed by SIGKILL)``."""
+    if code < 0:
+        try:
+            return f"{code} (killed by {signal.Signals(-code).name})"
+        except ValueError:
+            pass
+    return str(code)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import signal
 import unittest
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 from django.db import connections
-from django.test import TransactionTestCase
+from django.test import TestCase, TransactionTestCase
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 
 from . import coverage_support, legacy
@@ -29,20 +28,38 @@ from .databases import (
     test_database_name,
 )
 from .injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
+from .locks import TestDatabaseLocks
 from .mirrors import MirrorSharing
 from .names import suffixed_test_name
 from .parallel import MultiDBParallelTestSuite
 from .plan import AliasSettings, DatabasePlan, build_plan
 from .reporting import RecordingResult, read_durations, write_durations, write_junit_xml
-from .safety import check_test_databases_are_not_real, database_identity
+from .safety import RealDatabases, check_test_databases_are_not_real, database_identity
 from .sharding import assign_shards, shard_key
 from .usage import ClassDatabases, format_usage_report
 from .watch import DatabaseWatch, WatchOptions
-from .workers import WorkerState
+from .workers import WorkerState, reset_connections
+
+#: The signals that end a run cleanly, and the exit code each gives (128 + number).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class TestRunInterrupted(CommandError):
-    """The run was stopped with Ctrl-C: it fails, whatever the tests did."""
+    """The run was stopped with Ctrl-C (or SIGTERM, SIGHUP): it fails, whatever the tests did."""
+
+
+class CurrentTestRecorder:
+    """A result mixin that keeps the test being run on ``current_test_box[0]``."""
+
+    current_test_box: list[Any]
+
+    def startTest(self, test: Any) -> None:
+        self.current_test_box[0] = test
+        super().startTest(test)  # type: ignore[misc]
+
+    def stopTest(self, test: Any) -> None:
+        super().stopTest(test)  # type: ignore[misc]
+        self.current_test_box[0] = None
 
 
 def display_name(alias: str) -> str:
@@ -104,7 +121,15 @@ class MultiDBRunner(DiscoverRunner):
         self.saved_test_names: dict[str, Any] = {}
         self.saved_start_method: str | None = None
         self.interrupted = False
+        #: The signal that stopped the run (SIGINT for Ctrl-C), if any.
+        self.stop_signal: int | None = None
+        self.saved_signal_handlers: dict[int, Any] = {}
         self.tearing_down = False
+        #: The configured real databases, read before setup changes any NAME.
+        self.real_databases: RealDatabases | None = None
+        self.locks = TestDatabaseLocks()
+        #: The test running in this process, if any (see CurrentTestRecorder).
+        self.current_test_box: list[Any] = [None]
         self.clones: WorkerClones | None = None
         self.legacy_router: legacy.LegacyTablesRouter | None = None
         self.config: RunnerConfig | None = None
@@ -270,11 +295,13 @@ class MultiDBRunner(DiscoverRunner):
         return failures
 
     def interruption(self) -> TestRunInterrupted:
-        """Return the error that ends an interrupted run."""
+        """Return the error that ends a run stopped by Ctrl-C or another signal."""
+        signum = self.stop_signal or signal.SIGINT
+        how = "interrupted (Ctrl-C)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
         return TestRunInterrupted(
-            "The test run was interrupted (Ctrl-C); it is reported as failed. "
+            f"The test run was {how}; it is reported as failed. "
             "Test databases were destroyed unless --keepdb was given.",
-            returncode=130,
+            returncode=128 + signum,
         )
 
     def setup_test_environment(self, **kwargs: Any) -> None:
@@ -283,25 +310,36 @@ class MultiDBRunner(DiscoverRunner):
 
     def watch_for_interrupt(self) -> None:
         """
-        Turn Ctrl-C into a clean, failed end of the run, at any phase.
+        Turn Ctrl-C, SIGTERM and SIGHUP into a clean, failed end of the run, at any phase.
 
         unittest's own handler stops a serial run after the current test and
         the run then ends with "OK", and during database setup it does
-        nothing at all. Here Ctrl-C stops the run at once (setup, tests and
-        workers are abandoned; the runner's cleanup then destroys the test
-        databases), except while the databases are being destroyed: then
-        it is only remembered, so that the cleanup completes.
+        nothing at all; SIGTERM (a cancelled CI job, ``timeout``, ``docker
+        stop``) and SIGHUP kill the process with everything left behind.
+        Here each stops the run at once (setup, tests and workers are
+        abandoned; the runner's cleanup then destroys the test databases),
+        except while the databases are being destroyed: then it is only
+        remembered, so that the cleanup completes.
         """
 
         def on_interrupt(signum: int, frame: Any) -> None:
             self.interrupted = True
+            if self.stop_signal is None:
+                self.stop_signal = signum
             if not self.tearing_down:
                 raise KeyboardInterrupt
 
-        try:
-            signal.signal(signal.SIGINT, on_interrupt)
-        except ValueError:  # not the main thread: leave signals alone
-            return
+        for signum in STOP_SIGNALS:
+            try:
+                self.saved_signal_handlers[signum] = signal.signal(signum, on_interrupt)
+            except ValueError:  # not the main thread: leave signals alone
+                return
+
+    def restore_signal_handlers(self) -> None:
+        """Give the signals their handlers from before the run."""
+        while self.saved_signal_handlers:
+            signum, handler = self.saved_signal_handlers.popitem()
+            signal.signal(signum, handler)
 
     def check_interrupted(self) -> None:
         """Stop now if Ctrl-C was pressed since the run started."""
@@ -402,13 +440,11 @@ class MultiDBRunner(DiscoverRunner):
                 self.saved_test_names.setdefault(alias, test_settings.get("NAME"))
                 test_settings["NAME"] = name
 
-    def real_database_names(self) -> set[str]:
-        """Return the configured real database names (SQLite as absolute paths)."""
-        names = set()
-        for alias in connections:
-            name = os.fspath(connections[alias].settings_dict["NAME"] or "")
-            names.add(os.path.abspath(name) if connections[alias].vendor == "sqlite" else name)
-        return names
+    def read_real_databases(self) -> RealDatabases:
+        """Record every alias's real database, before setup points any alias elsewhere."""
+        return RealDatabases.from_settings(
+            {alias: (connections[alias].vendor, connections[alias].settings_dict) for alias in connections}
+        )
 
     def check_safety(self, plan: DatabasePlan) -> None:
         """Refuse to create a test database that is a configured real database."""
@@ -426,50 +462,35 @@ class MultiDBRunner(DiscoverRunner):
         }
         check_test_databases_are_not_real(test_databases, real_databases)
 
-    def setup_databases(self, **kwargs: Any) -> OldConfig:
+    def setup_databases(self, **kwargs: Any) -> OldConfig:  # type: ignore[override]
         aliases = kwargs.get("aliases") or {}
         serialized_aliases = kwargs.get("serialized_aliases")
         self.check_interrupted()
+        self.real_databases = self.read_real_databases()
         self.name_test_databases()
-        real_names = self.real_database_names()
         plan = self.plan = self.plan_databases(list(aliases))
         self.check_safety(plan)
-        legacy_models = self.setup_legacy_models(plan)
-
-        if self.parallel > 1:
-            self.clones = WorkerClones(
-                workers=self.parallel,
-                start_method=multiprocessing.get_start_method(),
-                verbosity=self.verbosity,
-                keepdb=self.keepdb,
-            )
-
-        def prepare_database(alias: str) -> None:
-            self.check_interrupted()
-            if legacy_models.get(alias):
-                plan.legacy_tables[alias] = legacy.create_legacy_tables(connections[alias], legacy_models[alias])
-            if not self.interactive:
-                # Like Django's own test database, leftovers are replaced
-                # without asking only under --noinput.
-                remove_stale_clones(connections[alias], self.parallel if self.clones else 0, real_names, self.verbosity)
-            if self.clones is not None:
-                with self.time_keeper.timed(f"  Cloning '{alias}'"):
-                    self.clones.clone(alias)
-            self.check_interrupted()
-
+        old_config: OldConfig = []
         try:
-            old_config = create_test_databases(
+            self.lock_test_databases(plan)
+            legacy_models = self.setup_legacy_models(plan)
+            if self.parallel > 1:
+                self.clones = WorkerClones(
+                    workers=self.parallel,
+                    start_method=multiprocessing.get_start_method(),
+                    verbosity=self.verbosity,
+                    keepdb=self.keepdb,
+                    real_databases=self.real_databases,
+                )
+            create_test_databases(
                 plan,
+                into=old_config,
                 verbosity=self.verbosity,
                 interactive=self.interactive,
                 keepdb=self.keepdb,
                 time_keeper=self.time_keeper,
-                prepare_database=prepare_database,
+                prepare_database=lambda alias: self.prepare_database(alias, legacy_models),
             )
-        except BaseException:
-            self.destroy_clones(quietly=True)
-            raise
-        try:
             self.mirror_sharing.install(plan.mirrors)
             serialize_test_databases(
                 alias
@@ -481,13 +502,60 @@ class MultiDBRunner(DiscoverRunner):
                     connections[alias].force_debug_cursor = True
             self.check_interrupted()
         except BaseException:
-            self.mirror_sharing.restore()
-            self.destroy_clones(quietly=True)
-            destroy_test_databases(old_config, verbosity=self.verbosity, keepdb=self.keepdb)
+            self.undo_setup(old_config)
             raise
         self.log_plan(plan)
         self.start_watch()
         return old_config
+
+    def lock_test_databases(self, plan: DatabasePlan) -> None:
+        """Lock every test database of the plan, or refuse to run if a live run holds one."""
+        for first in plan.primaries:
+            self.locks.acquire(first, connections[first], test_database_name(first))
+
+    def prepare_database(self, alias: str, legacy_models: dict[str, list[legacy.ModelType]]) -> None:
+        """Make a freshly migrated test database ready: legacy tables, stale clones gone, clones made."""
+        assert self.plan is not None and self.real_databases is not None
+        self.check_interrupted()
+        if legacy_models.get(alias):
+            self.plan.legacy_tables[alias] = legacy.create_legacy_tables(connections[alias], legacy_models[alias])
+        if not self.interactive:
+            # Like Django's own test database, leftovers are replaced
+            # without asking only under --noinput.
+            remove_stale_clones(
+                connections[alias], self.parallel if self.clones else 0, self.real_databases, self.verbosity
+            )
+        if self.clones is not None:
+            with self.time_keeper.timed(f"  Cloning '{alias}'"):
+                self.clones.clone(alias)
+        self.check_interrupted()
+
+    def undo_setup(self, old_config: OldConfig) -> None:
+        """
+        Destroy what a failed or interrupted setup created, then unlock.
+
+        Clones first, while every alias still points at its test database;
+        a signal now only is remembered, so that the cleanup completes.
+        """
+        self.tearing_down = True
+        try:
+            with ExitStack() as steps:
+                # Callbacks run last-in first-out: listed here in reverse order.
+                steps.callback(self.locks.release)
+                steps.callback(
+                    destroy_test_databases,
+                    old_config,
+                    verbosity=self.verbosity,
+                    keepdb=self.keepdb,
+                    real_databases=self.real_databases,
+                )
+                steps.callback(self.destroy_clones)
+                steps.callback(self.mirror_sharing.restore)
+        except Exception as exc:
+            # The setup's own error is what the user needs to see.
+            self.log(f"The cleanup after the failed setup did not complete: {exc}", level=40)
+        finally:
+            self.tearing_down = False
 
     def start_watch(self) -> None:
         """Start tracking writes, flushing selectively and opening transactions lazily, as configured."""
@@ -503,15 +571,10 @@ class MultiDBRunner(DiscoverRunner):
             report_usage=self.config.report_db_usage,
         )
 
-    def destroy_clones(self, quietly: bool = False) -> None:
+    def destroy_clones(self) -> None:
         """Destroy the workers' clones, if any were made."""
-        if self.clones is None:
-            return
-        try:
+        if self.clones is not None:
             self.clones.destroy()
-        except Exception:
-            if not quietly:
-                raise
 
     def setup_legacy_models(self, plan: DatabasePlan) -> dict[str, list[legacy.ModelType]]:
         """
@@ -550,12 +613,15 @@ class MultiDBRunner(DiscoverRunner):
     # Reports ---------------------------------------------------------------
 
     def get_resultclass(self) -> Any:
-        """Add outcome and duration recording when a report or durations file is wanted."""
-        resultclass = super().get_resultclass()
-        if self.config is None or not (self.config.junit_xml or self.config.durations_file):
-            return resultclass
-        base = resultclass or unittest.TextTestResult
-        return type(f"Recording{base.__name__}", (RecordingResult, base), {})
+        """
+        Note the test being run (for an interrupted --keepdb run); add outcome and duration recording.
+
+        Recording only when a report or durations file is wanted.
+        """
+        base = super().get_resultclass() or unittest.TextTestResult
+        if self.config is not None and (self.config.junit_xml or self.config.durations_file):
+            base = type(f"Recording{base.__name__}", (RecordingResult, base), {})
+        return type(base.__name__, (CurrentTestRecorder, base), {"current_test_box": self.current_test_box})
 
     def write_reports(self, result: Any) -> None:
         """Write the JUnit XML report and the durations file, as configured."""
@@ -618,15 +684,47 @@ class MultiDBRunner(DiscoverRunner):
             watch=self.watch_options(),
         )
 
-    def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:
-        # From here on, Ctrl-C must not cut the cleanup short.
+    def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:  # type: ignore[override]
+        # From here on, a signal must not cut the cleanup short.
         self.tearing_down = True
-        self.stop_watch()
-        self.mirror_sharing.restore()
+        with ExitStack() as steps:
+            # Callbacks run last-in first-out: listed here in reverse order.
+            steps.callback(self.locks.release)
+            steps.callback(
+                destroy_test_databases,
+                old_config,
+                verbosity=self.verbosity,
+                keepdb=self.keepdb,
+                real_databases=self.real_databases,
+            )
+            # Clones first, while every alias still points at its test database.
+            steps.callback(self.destroy_clones)
+            steps.callback(self.mirror_sharing.restore)
+            steps.callback(self.stop_watch)
+            if self.interrupted and self.keepdb:
+                steps.callback(self.flush_interrupted_test, old_config)
+
+    def flush_interrupted_test(self, old_config: OldConfig) -> None:
+        """
+        Flush what an interrupted TransactionTestCase test wrote, so kept databases stay clean.
+
+        The test never reached its own flush; with --keepdb its rows would
+        stay in the kept database and trip the next run. Open transactions
+        are rolled back first (a TestCase test needs nothing more). Parallel
+        workers write only to their clones, which are never reused.
+        """
+        test = self.current_test_box[0]
+        self.current_test_box[0] = None
+        reset_connections()
+        if not isinstance(test, TransactionTestCase) or isinstance(test, TestCase):
+            return
+        if not any(entry.test_name is not None for entry in old_config):
+            return
         try:
-            self.destroy_clones()
-        finally:
-            destroy_test_databases(old_config, verbosity=self.verbosity, keepdb=self.keepdb)
+            test._fixture_teardown()  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.log(f"Could not flush what the interrupted test {test.id()} wrote: {exc}", level=40)
+        reset_connections()
 
     def restore_run_state(self) -> None:
         """
@@ -637,6 +735,8 @@ class MultiDBRunner(DiscoverRunner):
         with ExitStack() as steps:
             # Callbacks run last-in first-out: listed here in reverse order.
             steps.callback(self.run_stack.close)
+            steps.callback(self.restore_signal_handlers)
+            steps.callback(self.locks.release)
             steps.callback(self.restore_start_method)
             steps.callback(self.restore_test_names)
             steps.callback(self.managed_flip.restore)

@@ -80,3 +80,48 @@ def describe_aliases(aliases: Iterable[str]) -> str:
     aliases = list(aliases)
     noun = "alias" if len(aliases) == 1 else "aliases"
     return f"{noun} {', '.join(map(repr, aliases))}"
+
+
+class UnsafeDestruction(Exception):
+    """The runner was about to destroy a database that is a configured real database."""
+
+
+@dataclass(frozen=True)
+class RealDatabases:
+    """
+    The configured real databases, read before setup changes any ``NAME``.
+
+    Checked again right before anything is destroyed: whatever went wrong
+    before (a creation cut short, a name restored too early), a name that is
+    some alias's real database is never dropped.
+    """
+
+    #: alias -> identity of its real database (None: in-memory SQLite).
+    identities: Mapping[str, DatabaseIdentity | None]
+
+    @classmethod
+    def from_settings(cls, databases: Mapping[str, tuple[str, Mapping[str, object]]]) -> RealDatabases:
+        """Build from ``alias -> (vendor, settings_dict)``, with every ``NAME`` still the real one."""
+        return cls(
+            {
+                alias: database_identity(vendor, settings_dict, settings_dict.get("NAME"))
+                for alias, (vendor, settings_dict) in databases.items()
+            }
+        )
+
+    def owners(self, vendor: str, settings_dict: Mapping[str, object], name: object) -> list[str]:
+        """Return the aliases whose real database ``name`` (on that server) is."""
+        identity = database_identity(vendor, settings_dict, name)
+        if identity is None:
+            return []
+        return [alias for alias, real in self.identities.items() if real == identity]
+
+    def check_destroyable(self, alias: str, vendor: str, settings_dict: Mapping[str, object], name: object) -> None:
+        """Raise UnsafeDestruction if database ``name`` of ``alias``'s server is a real database."""
+        owners = self.owners(vendor, settings_dict, name)
+        if owners:
+            raise UnsafeDestruction(
+                f"Refusing to destroy {os.fspath(name) if isinstance(name, os.PathLike) else name!r} "
+                f"(a test database of alias {alias!r}): it is the real database of "
+                f"{describe_aliases(owners)}. It was left untouched."
+            )

@@ -44,6 +44,34 @@ worker_id = 0
 worker_state: WorkerState | None = None
 #: What the worker changes for its whole life (it ends with the process).
 worker_changes = ExitStack()
+#: Where this worker says what it is running (shared with the main process).
+worker_slots: WorkerSlots | None = None
+
+
+@dataclass
+class WorkerSlots:
+    """
+    What each worker is running, in memory shared with the main process.
+
+    When a worker dies, its results never come back; these tell the main
+    process which worker (by pid) was running which class and which test.
+    Slot ``n - 1`` belongs to worker ``n``. -1 means none.
+    """
+
+    pids: Any
+    classes: Any
+    tests: Any
+
+    @classmethod
+    def create(cls, context: Any, workers: int) -> WorkerSlots:
+        return cls(*(context.Array("i", [-1] * workers, lock=False) for _ in range(3)))
+
+    def slot_of(self, pid: int) -> int | None:
+        """Return the slot of the worker process ``pid``, if it ever started."""
+        for slot, slot_pid in enumerate(self.pids):
+            if slot_pid == pid:
+                return slot
+        return None
 
 
 @dataclass
@@ -87,7 +115,7 @@ def worker_number(started: int, workers: int) -> int:
     return (started - 1) % workers + 1
 
 
-def init_worker(counter: Any, state: WorkerState) -> None:
+def init_worker(counter: Any, state: WorkerState, slots: WorkerSlots | None = None) -> None:
     """
     Prepare a new worker process (the pool's initializer).
 
@@ -95,7 +123,7 @@ def init_worker(counter: Any, state: WorkerState) -> None:
     like spawn on every Django version, and the worker number wraps so that a
     replacement worker still gets an existing clone (Django ticket #27734).
     """
-    global worker_id, worker_state
+    global worker_id, worker_state, worker_slots
     if state.coverage:
         # First, so that a spawned worker's imports are measured too.
         from .coverage_support import start_in_worker
@@ -105,8 +133,17 @@ def init_worker(counter: Any, state: WorkerState) -> None:
         counter.value += 1
         worker_id = worker_number(counter.value, state.workers)
     worker_state = state
+    if slots is not None:
+        worker_slots = slots
+        slots.pids[worker_id - 1] = os.getpid()
     # Ctrl-C is the main process's to handle: it stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the main process's handlers, which turn these
+    # into an interrupted run; here they must end the worker, as they do
+    # when the pool terminates its workers.
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     exit_with_parent()
     if state.start_method != "fork":
         reapply_run(state)
@@ -211,16 +248,38 @@ def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None, dic
     if worker_state is not None:
         apply_class_databases(subsuite, worker_state.class_databases)
     runner = runner_class(failfast=failfast, buffer=buffer)
-    result = timed(runner.resultclass)()
+    result = reporting_progress(timed(runner.resultclass))()
     unittest.registerResult(result)
     result.failfast = failfast
     result.buffer = buffer
+    note_progress(subsuite_index, -1)
     try:
         subsuite(result)
     except Exception as exc:
         finish_interrupted_class(subsuite, result)
         return subsuite_index, result.events, f"{type(exc).__name__}: {exc}", used_aliases()
+    finally:
+        note_progress(-1, -1)
     return subsuite_index, result.events, None, used_aliases()
+
+
+def note_progress(subsuite_index: int, test_index: int) -> None:
+    """Say in this worker's slot which class and test it is running."""
+    if worker_slots is not None and worker_id > 0:
+        worker_slots.classes[worker_id - 1] = subsuite_index
+        worker_slots.tests[worker_id - 1] = test_index
+
+
+def reporting_progress(result_class: type[Any]) -> type[Any]:
+    """Make a worker's result say in the worker's slot which test it starts."""
+
+    class ProgressResult(result_class):  # type: ignore[misc]
+        def startTest(self, test: Any) -> None:
+            super().startTest(test)
+            if worker_slots is not None and worker_id > 0:
+                worker_slots.tests[worker_id - 1] = self.test_index
+
+    return ProgressResult
 
 
 def used_aliases() -> dict[str, set[str]]:

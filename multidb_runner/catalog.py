@@ -1,0 +1,68 @@
+"""
+Which databases exist: a file, or a name in the server's catalog.
+
+The cleanup destroys a database only if this run created it. When creation
+is cut short (a signal, an error, a prompt answered "no") Django may or may
+not have created the test database yet; comparing what exists before and
+after tells.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+#: The query listing the databases whose names match a LIKE pattern, per vendor.
+LIKE_QUERIES = {
+    "postgresql": "SELECT datname FROM pg_database WHERE datname LIKE %s",
+    "mysql": "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+}
+
+
+def is_in_memory_name(name: str) -> bool:
+    """Return True for the name of an in-memory SQLite database."""
+    return not name or name == ":memory:" or "mode=memory" in name
+
+
+def sqlite_path(name: str) -> str:
+    """Return the file of a SQLite database name (``file:`` URIs included)."""
+    return name[len("file:") :].split("?", 1)[0] if name.startswith("file:") else name
+
+
+def like_escape(name: str) -> str:
+    """Escape ``name`` for a LIKE pattern (backslash is the escape character)."""
+    return name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+
+
+def databases_like(connection: BaseDatabaseWrapper, pattern: str) -> list[str] | None:
+    """
+    Return the names of the databases on ``connection``'s server matching LIKE ``pattern``.
+
+    None when the backend has no catalog known here.
+    """
+    query = LIKE_QUERIES.get(connection.vendor)
+    if query is None:
+        return None
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(query, [pattern])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def database_exists(connection: BaseDatabaseWrapper, name: str) -> bool | None:
+    """
+    Return whether database ``name`` exists on ``connection``'s server.
+
+    None when that cannot be told (an unknown backend); an in-memory SQLite
+    database never exists outside the process.
+    """
+    name = os.fspath(name)
+    if connection.vendor == "sqlite":
+        return False if is_in_memory_name(name) else os.path.exists(sqlite_path(name))
+    names = databases_like(connection, like_escape(name))
+    if names is None:
+        return None
+    if connection.vendor == "mysql":
+        # MySQL compares names case-insensitively on some platforms.
+        return any(found.lower() == name.lower() for found in names)
+    return name in names
