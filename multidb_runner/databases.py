@@ -26,7 +26,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.creation import BaseDatabaseCreation
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
-from .catalog import database_exists
+from .catalog import database_exists, is_in_memory_name, sqlite_path
 from .clones import remove_sqlite_sidecars
 from .plan import DatabasePlan
 from .safety import RealDatabases, UnsafeDestruction
@@ -258,8 +258,8 @@ def destroy_test_database(
         except UnsafeDestruction:
             restore_real_name(entry)
             raise
-    if not keepdb:
-        remove_sqlite_sidecars_of(connection)
+    if not keepdb and connection.vendor == "sqlite" and not is_in_memory_name(entry.test_name):
+        remove_sqlite_sidecars(sqlite_path(entry.test_name))
     if os.fspath(connection.settings_dict["NAME"]) == entry.test_name:
         connection.creation.destroy_test_db(entry.real_name, verbosity, keepdb)
         return
@@ -279,5 +279,6 @@ def restore_real_name(entry: TestDatabase) -> None:
     from django.conf import settings
 
     entry.connection.close()
-    settings.DATABASES[entry.alias]["NAME"] = entry.real_name
+    if entry.alias in settings.DATABASES:
+        settings.DATABASES[entry.alias]["NAME"] = entry.real_name
     entry.connection.settings_dict["NAME"] = entry.real_name
