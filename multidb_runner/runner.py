@@ -71,6 +71,33 @@ def display_name(alias: str) -> str:
     return str(name)
 
 
+#: Options of Django's test command on some supported Python only (``--durations``
+#: needs 3.12). Where missing, argparse would read them as an abbreviation of
+#: one of the runner's options (``--durations=10`` as ``--durations-file=10``).
+STOCK_OPTIONS_ON_SOME_PYTHONS = ("--durations",)
+
+
+class UnrecognizedOption(argparse.Action):
+    """Refuse an option this Python's Django lacks, as argparse refuses any unknown option."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings, dest=argparse.SUPPRESS, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None) -> None:
+        given = f"{option_string}={values}" if values is not None else str(option_string)
+        parser.error(f"unrecognized arguments: {given}")
+
+
+def reject_missing_stock_options(parser: argparse.ArgumentParser) -> None:
+    """Keep the stock options this Python lacks from being taken for abbreviations of the runner's."""
+    known = {option for action in parser._actions for option in action.option_strings}
+    for option in STOCK_OPTIONS_ON_SOME_PYTHONS:
+        if option not in known:
+            parser.add_argument(option, action=UnrecognizedOption)
+
+
 class MultiDBRunner(DiscoverRunner):
     """
     Run a multi-database suite the way it is written.
@@ -150,6 +177,12 @@ class MultiDBRunner(DiscoverRunner):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         super().add_arguments(parser)
+        cls.add_own_arguments(parser)
+        reject_missing_stock_options(parser)
+
+    @classmethod
+    def add_own_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add the runner's own options (a stock option's name is never a prefix of one of them)."""
         parser.add_argument(
             "--databases",
             metavar="ALIAS[,ALIAS...]",
@@ -560,7 +593,7 @@ class MultiDBRunner(DiscoverRunner):
     def start_watch(self) -> None:
         """Start tracking writes, flushing selectively and opening transactions lazily, as configured."""
         assert self.config is not None
-        self.watch = DatabaseWatch(self.watch_options())
+        self.watch = DatabaseWatch(self.watch_options(), self.mirrors)
         self.watch.start()
 
     def watch_options(self) -> WatchOptions:

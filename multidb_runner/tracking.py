@@ -1,14 +1,16 @@
 """
 Record, per alias, what may have been written since that alias was last flushed.
 
-Every statement that goes through a Django cursor passes an execute wrapper
-(``connection.execute_wrappers``, Django's own hook), in every thread: the
-wrappers are added to the connections that exist when the run starts and,
-through the ``connection_created`` signal, to every connection opened
-later (a live server's thread, a thread a test starts). Driver methods that
-run SQL without ``execute`` (psycopg's ``cursor.copy()``, sqlite3's
-``executescript()``, ``callproc()``) are caught on the cursor and count as
-a write to every table of the alias.
+Every statement that goes through a Django cursor is seen by the cursor
+wrapper, in every thread: the connections that exist when the run starts
+and, through the ``connection_created`` signal, every connection opened
+later (a live server's thread, a thread a test starts) make their cursors
+with the tracker's wrapper classes. Django's ``connection.execute_wrappers``
+is left to the project: code that reads or resets that list sees only its
+own wrappers, as under stock Django. Driver methods that run SQL without
+``execute`` (psycopg's ``cursor.copy()``, sqlite3's ``executescript()``,
+``callproc()``) are caught on the cursor and count as a write to every
+table of the alias.
 
 Recording starts with the process's first flush (before it, every alias
 counts as written, so a suite made of ``TestCase`` classes pays nothing
@@ -25,7 +27,7 @@ seen, like writes made by another process.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -75,7 +77,9 @@ class AliasWrites:
 class WriteTracker:
     """The run's record of writes, and of which aliases each test class used."""
 
-    def __init__(self) -> None:
+    def __init__(self, mirrors: Mapping[str, str] | None = None) -> None:
+        #: mirror -> the primary it finally reads from (chains resolved).
+        self.mirrors: Mapping[str, str] = dict(mirrors or {})
         self.writes: dict[str, AliasWrites] = {}
         self.facts: dict[str, DatabaseFacts] = {}
         #: Tables the post_migrate handlers fill after a flush (alias -> names),
@@ -90,7 +94,11 @@ class WriteTracker:
         #: anyway, so a suite's TestCases (which Django runs first) pay nothing.
         self.recording = False
         self.local = threading.local()
-        self.recorder = StatementRecorder(self)
+        #: The cursor wrapper classes that report to this tracker.
+        self.cursor_classes = (
+            type("GuardedCursorWrapper", (CursorGuard, CursorWrapper), {"tracker": self}),
+            type("GuardedCursorDebugWrapper", (CursorGuard, CursorDebugWrapper), {"tracker": self}),
+        )
 
     # Recording -------------------------------------------------------------------
 
@@ -124,7 +132,7 @@ class WriteTracker:
             self.local.baseline = False
 
     def note_baseline(self, connection: BaseDatabaseWrapper, sql: Any) -> None:
-        alias = written_alias(connection)
+        alias = self.written_alias(connection)
         effect = classify(sql, connection.vendor) if isinstance(sql, str) else None
         if effect is None or effect.whole is not None:
             self.baseline_unknown.add(alias)
@@ -149,7 +157,7 @@ class WriteTracker:
         effect = classify(sql, connection.vendor)
         if not effect.writes and not effect.calls:
             return
-        alias = written_alias(connection)
+        alias = self.written_alias(connection)
         facts = self.facts.get(alias)
         if not effect.writes:
             # A read calling functions matters only if one may write. Before
@@ -176,15 +184,25 @@ class WriteTracker:
         if self.paused:
             return
         if getattr(self.local, "baseline", False):
-            self.baseline_unknown.add(written_alias(connection))
+            self.baseline_unknown.add(self.written_alias(connection))
             return
         if self.on_use is not None:
             self.on_use(connection.alias)
         if not self.recording:
             return
-        writes = self.writes_of(written_alias(connection))
+        writes = self.writes_of(self.written_alias(connection))
         if writes.whole is None:
             writes.whole = why
+
+    def written_alias(self, connection: BaseDatabaseWrapper) -> str:
+        """
+        Return the alias whose database ``connection`` writes: a mirror's final primary.
+
+        Outside the test thread a mirror has a connection of its own (to its
+        primary's test database); its writes must be flushed with the
+        primary, at the end of a chain of mirrors too.
+        """
+        return self.mirrors.get(connection.alias, connection.alias)
 
     def is_own(self, alias: str, name: TableName) -> bool:
         """Return True if the qualified ``name`` is known to be a table of ``alias``'s own database."""
@@ -237,19 +255,17 @@ class WriteTracker:
         self.watch(connection)
 
     def watch(self, connection: BaseDatabaseWrapper) -> None:
-        """Add the recorder and the cursor guard to ``connection`` (once)."""
+        """Make ``connection``'s cursors report to this tracker (once)."""
         # A mirror's cursors are its primary's: guard the primary, so that
         # writes are recorded under the alias that gets flushed.
         connection = primary_of(connection)
-        if not any(wrapper is self.recorder for wrapper in connection.execute_wrappers):
-            connection.execute_wrappers.insert(0, self.recorder)
         if "make_cursor" not in vars(connection) and not hasattr(connection.make_cursor, "multidb_guard"):
-            connection.make_cursor = guarded(GuardedCursorWrapper, connection)  # type: ignore[method-assign,assignment]
-            connection.make_debug_cursor = guarded(GuardedCursorDebugWrapper, connection)  # type: ignore[method-assign,assignment]
+            plain, debug = self.cursor_classes
+            connection.make_cursor = guarded(plain, connection)  # type: ignore[method-assign,assignment]
+            connection.make_debug_cursor = guarded(debug, connection)  # type: ignore[method-assign,assignment]
 
     def unwatch(self, connection: BaseDatabaseWrapper) -> None:
         connection = primary_of(connection)
-        connection.execute_wrappers[:] = [w for w in connection.execute_wrappers if w is not self.recorder]
         if hasattr(connection.make_cursor, "multidb_guard"):
             del connection.make_cursor
             del connection.make_debug_cursor
@@ -258,56 +274,39 @@ class WriteTracker:
 WATCH_UID = "multidb_runner.tracking"
 
 
-def written_alias(connection: BaseDatabaseWrapper) -> str:
-    """
-    Return the alias whose database ``connection`` writes: a mirror's primary.
-
-    Outside the test thread a mirror has a connection of its own (to its
-    primary's test database); its writes must be flushed with the primary.
-    """
-    mirror_of = connection.settings_dict.get("TEST", {}).get("MIRROR")
-    return str(mirror_of) if mirror_of else connection.alias
-
-
-class StatementRecorder:
-    """The execute wrapper that reports each statement before it runs."""
-
-    def __init__(self, tracker: WriteTracker) -> None:
-        self.tracker = tracker
-
-    def __call__(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        tracker = self.tracker
-        if tracker.recording or tracker.on_use is not None:
-            tracker.note_statement(context["connection"], sql)
-        return execute(sql, params, many, context)
-
-
-#: The tracker of the current run, for the cursor guards.
-current_tracker: WriteTracker | None = None
-
-
 class CursorGuard:
-    """Count driver methods that run SQL past ``execute`` as writes to the whole alias."""
+    """
+    Report each statement to the tracker before it runs; count driver methods that bypass ``execute``.
+
+    Mixed into Django's cursor wrappers, before them, so that the statement
+    is noted before the project's own execute wrappers see it.
+    """
 
     db: BaseDatabaseWrapper
+    #: Set on the subclasses each tracker makes.
+    tracker: WriteTracker
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        self.note(sql)
+        return super().execute(sql, params)  # type: ignore[misc]
+
+    def executemany(self, sql: Any, param_list: Any) -> Any:
+        self.note(sql)
+        return super().executemany(sql, param_list)  # type: ignore[misc]
+
+    def note(self, sql: Any) -> None:
+        tracker = self.tracker
+        if tracker.recording or tracker.on_use is not None:
+            tracker.note_statement(self.db, sql)
 
     def __getattr__(self, attr: str) -> Any:
-        if attr not in CURSOR_READ_ATTRIBUTES and not attr.startswith("_") and current_tracker is not None:
-            current_tracker.note_everything(self.db, f"cursor.{attr}()")
+        if attr not in CURSOR_READ_ATTRIBUTES and not attr.startswith("_"):
+            self.tracker.note_everything(self.db, f"cursor.{attr}()")
         return super().__getattr__(attr)  # type: ignore[misc]
 
     def callproc(self, procname: str, params: Any = None, kparams: Any = None) -> Any:
-        if current_tracker is not None:
-            current_tracker.note_everything(self.db, f"cursor.callproc({procname!r})")
+        self.tracker.note_everything(self.db, f"cursor.callproc({procname!r})")
         return super().callproc(procname, params, kparams)  # type: ignore[misc]
-
-
-class GuardedCursorWrapper(CursorGuard, CursorWrapper):
-    pass
-
-
-class GuardedCursorDebugWrapper(CursorGuard, CursorDebugWrapper):
-    pass
 
 
 def guarded(wrapper_class: type[CursorWrapper], connection: BaseDatabaseWrapper) -> Callable[[Any], CursorWrapper]:

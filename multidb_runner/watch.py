@@ -9,10 +9,10 @@ and told to forget what it recorded, since the clones start afresh).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from . import tracking
 from .flushing import SelectiveFlush
 from .mirrors import MirrorConnection
 from .tracking import WriteTracker
@@ -36,9 +36,9 @@ class WatchOptions:
 class DatabaseWatch:
     """The run's write tracker and the test class patches that use it."""
 
-    def __init__(self, options: WatchOptions) -> None:
+    def __init__(self, options: WatchOptions, mirrors: Mapping[str, str] | None = None) -> None:
         self.options = options
-        self.tracker = WriteTracker()
+        self.tracker = WriteTracker(mirrors)
         self.flush = SelectiveFlush(self.tracker)
         self.transactions = LazyTransactions(self.tracker)
         self.usage = DatabaseUsage()
@@ -51,7 +51,6 @@ class DatabaseWatch:
             return
         self.started = True
         current_watch = self
-        tracking.current_tracker = self.tracker
         self.tracker.install()
         if self.options.selective_flush:
             self.flush.install()
@@ -76,7 +75,6 @@ class DatabaseWatch:
             return
         self.started = False
         current_watch = None
-        tracking.current_tracker = None
         MirrorConnection.on_use = None
         self.tracker.on_use = None
         with ExitStack() as steps:
@@ -91,9 +89,9 @@ class DatabaseWatch:
 current_watch: DatabaseWatch | None = None
 
 
-def start_in_worker(options: WatchOptions) -> None:
+def start_in_worker(options: WatchOptions, mirrors: Mapping[str, str]) -> None:
     """Start (spawn, forkserver) or restart (fork) the watch in a parallel worker."""
     if current_watch is not None:
         current_watch.restart_in_worker()
     else:
-        DatabaseWatch(options).start()
+        DatabaseWatch(options, mirrors).start()

@@ -148,7 +148,7 @@ def init_worker(counter: Any, state: WorkerState, slots: WorkerSlots | None = No
     if state.start_method != "fork":
         reapply_run(state)
     switch_to_worker_databases(state, worker_id)
-    start_watch_in_worker(state.watch)
+    start_watch_in_worker(state.watch, state.mirrors)
 
 
 def reapply_run(state: WorkerState) -> None:
@@ -177,7 +177,7 @@ def reapply_run(state: WorkerState) -> None:
 
 def worker_settings(alias: str, worker: int, state: WorkerState) -> dict[str, Any]:
     """
-    Return the settings that point ``alias`` at worker ``worker``'s clone.
+    Return the settings that point SQLite ``alias`` at worker ``worker``'s clone.
 
     In-memory SQLite under fork keeps the inherited copy (nothing changes);
     under spawn and forkserver it is loaded from the main process's snapshot
@@ -211,14 +211,38 @@ _keep_alive: list[sqlite3.Connection] = []
 
 
 def switch_to_worker_databases(state: WorkerState, worker: int) -> None:
-    """Point every alias at this worker's clone; mirrors at their primary's clone."""
+    """
+    Point every alias at this worker's clone; mirrors at their primary's clone.
+
+    As in ``django.test.runner._init_worker``: ``django.test.runner._worker_id``
+    is this worker's number (projects read it to give each worker its own
+    cache prefix or media folder), and each backend's
+    ``creation.setup_worker_connection()`` points its connection at the
+    clone (third-party backends override it). SQLite is the exception: the
+    runner makes its clones and snapshots itself (see below).
+    """
+    import django.test.runner
+
+    django.test.runner._worker_id = worker  # type: ignore[attr-defined]
     for first, aliases in state.creations:
         connection = connections[first]
-        updates = worker_settings(first, worker, state)
-        if not updates:
-            continue
-        connection.close()
-        connection.settings_dict.update(updates)
+        if connection.vendor == "sqlite":
+            # Django's SQLite backend loads <alias>_<n>.sqlite3 from the
+            # current folder into memory under spawn (whether the test
+            # database is in memory or not), and does nothing under forkserver.
+            updates = worker_settings(first, worker, state)
+            if state.start_method != "fork" and os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":
+                # What that method does there for Django's own test suite.
+                connection.creation.mark_expected_failures_and_skips()
+            if not updates:
+                continue
+            connection.close()
+            connection.settings_dict.update(updates)
+        else:
+            connection.creation.setup_worker_connection(worker)
+            updates = {
+                key: connection.settings_dict[key] for key in CONNECTION_SETTINGS if key in connection.settings_dict
+            }
         for alias in aliases[1:]:
             connections[alias].close()
             connections[alias].settings_dict.update(updates)

@@ -154,3 +154,49 @@ class BuildConfigTests(SimpleTestCase):
                     ConfigurationError, f"['{key}'] = 'off' is not valid: use True or False."
                 ):
                     build_config()
+
+
+class StockOptionPrefixTests(SimpleTestCase):
+    """No option of the runner's takes a stock option for an abbreviation of itself, on any Python."""
+
+    def parsers(self):
+        import argparse
+
+        from django.test.runner import DiscoverRunner
+
+        from multidb_runner import MultiDBRunner
+
+        stock, ours = argparse.ArgumentParser(), argparse.ArgumentParser()
+        DiscoverRunner.add_arguments(stock)
+        MultiDBRunner.add_arguments(ours)
+        return stock, ours
+
+    def test_no_stock_option_is_a_prefix_of_ours(self):
+        from multidb_runner.runner import STOCK_OPTIONS_ON_SOME_PYTHONS
+
+        stock, ours = self.parsers()
+        stock_options = {option for action in stock._actions for option in action.option_strings}
+        stock_options |= set(STOCK_OPTIONS_ON_SOME_PYTHONS)
+        own = {option for action in ours._actions for option in action.option_strings} - stock_options
+        for mine in sorted(own):
+            for theirs in sorted(stock_options):
+                if theirs.startswith("--") and mine.startswith(theirs):
+                    with self.subTest(ours=mine, stock=theirs):
+                        self.assertIn(theirs, {o for a in ours._actions for o in a.option_strings})
+
+    def test_durations_is_never_read_as_durations_file(self):
+        import contextlib
+        import io
+        import sys
+
+        stock, ours = self.parsers()
+        if sys.version_info >= (3, 12):
+            namespace = ours.parse_args(["--durations=10"])
+            self.assertEqual((namespace.durations, namespace.durations_file), (10, None))
+            return
+        for args in (["--durations=10"], ["--durations", "10"]):
+            with self.subTest(args=args), contextlib.redirect_stderr(io.StringIO()) as stderr:
+                with self.assertRaises(SystemExit):
+                    ours.parse_args(args)
+            self.assertIn("unrecognized arguments: --durations=10", stderr.getvalue())
+        self.assertEqual(ours.parse_args(["--durations-file=10"]).durations_file, "10")
