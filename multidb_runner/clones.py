@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .catalog import database_exists, databases_like, like_escape
+from .catalog import database_exists, databases_like, is_in_memory_name, like_escape
 from .safety import RealDatabases
 
 #: Files SQLite keeps beside a database; a stale journal would be replayed
@@ -38,6 +38,21 @@ def remove_sqlite_sidecars(path: str) -> None:
             os.remove(f"{path}{suffix}")
         except FileNotFoundError:
             pass
+
+
+def clone_name(vendor: str, test_name: str, number: int) -> str | None:
+    """
+    Return the name Django gives worker ``number``'s clone of ``test_name``.
+
+    As the backends' ``get_test_db_clone_settings()`` do: ``<name>_<n>``,
+    before the extension for SQLite files; None for in-memory SQLite.
+    """
+    if vendor == "sqlite":
+        if is_in_memory_name(test_name):
+            return None
+        root, ext = os.path.splitext(test_name)
+        return f"{root}_{number}{ext}"
+    return f"{test_name}_{number}"
 
 
 def sqlite_clone_path(connection: BaseDatabaseWrapper, suffix: str) -> str | None:
@@ -82,6 +97,9 @@ class WorkerClones:
         for worker_id in range(1, self.workers + 1):
             suffix = str(worker_id)
             name = os.fspath(connection.creation.get_test_db_clone_settings(suffix)["NAME"])
+            if self.real_databases is not None:
+                # Django drops a database of that name before cloning into it.
+                self.real_databases.check_destroyable(alias, connection.vendor, connection.settings_dict, name)
             if connection.vendor == "sqlite":
                 remove_sqlite_sidecars(name)
             # Recorded by its exact name before it exists, so that the

@@ -196,12 +196,17 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             if slot is not None and slots.classes[slot] in unreported:
                 blamed[slots.classes[slot]] = (slots.tests[slot], ends[pid])
         if not blamed:
-            codes = sorted({ends[pid] for pid in dead})
+            # Only the dead worker's own end tells anything; the others were ended by the pool.
+            codes = sorted({ends[pid] for pid in dead if ends[pid] != -signal.SIGTERM})
             how = f" (exit code {', '.join(map(describe_exit_code, codes))})" if codes else ""
-            why = "a worker process failed to start" if started <= 0 else "a worker process died between test classes"
+            if started <= 0 or any(code == 0 for code in ends.values()):
+                # A worker whose initializer fails ends with status 0 after logging its traceback.
+                why = "a worker process failed to start; see its traceback above"
+            else:
+                why = "a worker process died between test classes"
             for index in unreported:
                 self.report_problem(result, index, f"{why}{how}")
-            sys.stderr.write(f"\nA parallel test worker died{how}; stopping the run.\n")
+            sys.stderr.write(f"\nA parallel test worker died{how}: {why}. Stopping the run.\n")
             result.stop()
             return
         not_run = lost = 0

@@ -17,7 +17,7 @@ from django.test.runner import DiscoverRunner, ParallelTestSuite
 
 from . import coverage_support, legacy
 from .aliases import resolve_mirrors, select_aliases, usable_aliases
-from .clones import WorkerClones, remove_stale_clones
+from .clones import WorkerClones, clone_name, remove_stale_clones
 from .config import RunnerConfig, build_config
 from .databases import (
     OldConfig,
@@ -34,7 +34,7 @@ from .names import suffixed_test_name
 from .parallel import MultiDBParallelTestSuite
 from .plan import AliasSettings, DatabasePlan, build_plan
 from .reporting import RecordingResult, read_durations, write_durations, write_junit_xml
-from .safety import RealDatabases, check_test_databases_are_not_real, database_identity
+from .safety import RealDatabases, check_clones_are_not_real, check_test_databases_are_not_real, database_identity
 from .sharding import assign_shards, shard_key
 from .usage import ClassDatabases, format_usage_report
 from .watch import DatabaseWatch, WatchOptions
@@ -157,6 +157,8 @@ class MultiDBRunner(DiscoverRunner):
         self.locks = TestDatabaseLocks()
         #: The test running in this process, if any (see CurrentTestRecorder).
         self.current_test_box: list[Any] = [None]
+        #: The test that was running when a signal stopped the run.
+        self.interrupted_test: Any = None
         self.clones: WorkerClones | None = None
         self.legacy_router: legacy.LegacyTablesRouter | None = None
         self.config: RunnerConfig | None = None
@@ -356,6 +358,9 @@ class MultiDBRunner(DiscoverRunner):
         """
 
         def on_interrupt(signum: int, frame: Any) -> None:
+            if not self.interrupted:
+                # unittest's stopTest still runs on the way out: remember the test now.
+                self.interrupted_test = self.current_test_box[0]
             self.interrupted = True
             if self.stop_signal is None:
                 self.stop_signal = signum
@@ -480,13 +485,20 @@ class MultiDBRunner(DiscoverRunner):
         )
 
     def check_safety(self, plan: DatabasePlan) -> None:
-        """Refuse to create a test database that is a configured real database."""
+        """Refuse to create a test database, or a worker's clone of one, that is a configured real database."""
         test_databases = {}
+        clones = {}
         for first in plan.primaries:
             connection = connections[first]
-            test_databases[first] = database_identity(
-                connection.vendor, connection.settings_dict, test_database_name(first)
-            )
+            test_name = test_database_name(first)
+            test_databases[first] = database_identity(connection.vendor, connection.settings_dict, test_name)
+            if self.parallel > 1:
+                clones[first] = [
+                    database_identity(
+                        connection.vendor, connection.settings_dict, clone_name(connection.vendor, test_name, number)
+                    )
+                    for number in range(1, self.parallel + 1)
+                ]
         real_databases = {
             alias: database_identity(
                 connections[alias].vendor, connections[alias].settings_dict, connections[alias].settings_dict["NAME"]
@@ -494,6 +506,7 @@ class MultiDBRunner(DiscoverRunner):
             for alias in connections
         }
         check_test_databases_are_not_real(test_databases, real_databases)
+        check_clones_are_not_real(clones, real_databases)
 
     def setup_databases(self, **kwargs: Any) -> OldConfig:  # type: ignore[override]
         aliases = kwargs.get("aliases") or {}
@@ -746,8 +759,7 @@ class MultiDBRunner(DiscoverRunner):
         are rolled back first (a TestCase test needs nothing more). Parallel
         workers write only to their clones, which are never reused.
         """
-        test = self.current_test_box[0]
-        self.current_test_box[0] = None
+        test, self.interrupted_test = self.interrupted_test, None
         reset_connections()
         if not isinstance(test, TransactionTestCase) or isinstance(test, TestCase):
             return

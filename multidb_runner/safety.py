@@ -75,6 +75,32 @@ def check_test_databases_are_not_real(
             )
 
 
+def check_clones_are_not_real(
+    clones: Mapping[str, list[DatabaseIdentity | None]],
+    real_databases: Mapping[str, DatabaseIdentity | None],
+) -> None:
+    """
+    Raise ConfigurationError if a parallel worker's clone would be a configured real database.
+
+    ``clones`` maps each alias whose test database is cloned to its clones'
+    identities, worker 1 first. Django drops a database of a clone's name
+    before cloning into it.
+    """
+    for alias, identities in clones.items():
+        for number, identity in enumerate(identities, start=1):
+            if identity is None:
+                continue
+            clashes = [other for other, real in real_databases.items() if real == identity]
+            if clashes:
+                raise ConfigurationError(
+                    f"Refusing to run: worker {number}'s clone of the test database of alias "
+                    f"{alias!r} would be {identity.name!r}, the real database of "
+                    f"{describe_aliases(clashes)}. Cloning would destroy that data. Give "
+                    f"DATABASES[{alias!r}]['TEST']['NAME'] a name whose clones (the name "
+                    "with _1, _2, ... added) are no real database, or run without --parallel."
+                )
+
+
 def describe_aliases(aliases: Iterable[str]) -> str:
     """Return ``alias 'a'`` or ``aliases 'a', 'b'``."""
     aliases = list(aliases)
@@ -82,8 +108,8 @@ def describe_aliases(aliases: Iterable[str]) -> str:
     return f"{noun} {', '.join(map(repr, aliases))}"
 
 
-class UnsafeDestruction(Exception):
-    """The runner was about to destroy a database that is a configured real database."""
+class UnsafeDestruction(ConfigurationError):
+    """The runner was about to destroy (or clone over) a database that is a configured real database."""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ INSTALLED_APPS = [
 ]
 DATABASE_ROUTERS = ["tests.routers.LegacyRouter"]
 TEST_RUNNER = "multidb_runner.MultiDBRunner"
-ALIASES = ("default", "replica", "other", "legacy")
+ALIASES = ("default", "replica", "replica2", "other", "legacy")
 
 
 def server_database(engine: str, name: str, read_only: bool = False, **extra: object) -> dict[str, object]:
@@ -62,12 +62,15 @@ if BACKEND in ("sqlite", "sqlite-memory"):
 
     DATABASES = {alias: sqlite(alias) for alias in ("default", "other", "legacy")}
     DATABASES["replica"] = {**sqlite("replica"), "TEST": {"MIRROR": "default"}}
+    # A replica of the replica: a chain of mirrors that ends at default.
+    DATABASES["replica2"] = {**sqlite("replica2"), "TEST": {"MIRROR": "replica"}}
 elif BACKEND in ("postgresql", "mariadb"):
     engine = "django.db.backends.postgresql" if BACKEND == "postgresql" else "django.db.backends.mysql"
     DATABASES = {alias: server_database(engine, f"multidb_{alias}") for alias in ("default", "other", "legacy")}
     # A replica reached with a read-only user, as in production: in tests it
     # must use the primary's credentials.
     DATABASES["replica"] = server_database(engine, "multidb_replica", read_only=True, TEST={"MIRROR": "default"})
+    DATABASES["replica2"] = server_database(engine, "multidb_replica2", read_only=True, TEST={"MIRROR": "replica"})
 else:
     raise RuntimeError(f"MULTIDB_TEST_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql, mariadb.")
 

@@ -5,6 +5,7 @@ import types
 from unittest import TestCase as UnitTestCase
 
 from django.db import connections
+from django.conf import settings
 from django.test import LiveServerTestCase, SimpleTestCase, TestCase, TransactionTestCase, skipUnlessDBFeature
 
 from multidb_runner.injection import (
@@ -15,7 +16,7 @@ from multidb_runner.injection import (
     third_party_paths,
 )
 
-ALL = ["default", "replica", "other", "legacy"]
+ALL = list(settings.ALIASES)
 MIRRORS = {"replica": "default"}
 
 

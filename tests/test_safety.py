@@ -59,3 +59,36 @@ class CheckTests(TestCase):
         real = {"default": database_identity("postgresql", {"HOST": "db"}, "app")}
         test = {"default": database_identity("postgresql", {"HOST": "db"}, "test_app"), "mem": None}
         check_test_databases_are_not_real(test, real)
+
+
+class CloneCheckTests(TestCase):
+    def test_a_clone_named_like_a_real_database_is_refused(self):
+        from multidb_runner.safety import check_clones_are_not_real
+
+        real = {"crm": database_identity("sqlite", {}, "/srv/db/test_shop_2.sqlite3")}
+        clones = {
+            "default": [
+                database_identity("sqlite", {}, "/srv/db/test_shop_1.sqlite3"),
+                database_identity("sqlite", {}, "/srv/db/test_shop_2.sqlite3"),
+            ]
+        }
+        with self.assertRaises(ConfigurationError) as ctx:
+            check_clones_are_not_real(clones, real)
+        message = str(ctx.exception)
+        self.assertIn("worker 2's clone of the test database of alias 'default'", message)
+        self.assertIn("the real database of alias 'crm'", message)
+
+    def test_clones_of_their_own_pass(self):
+        from multidb_runner.safety import check_clones_are_not_real
+
+        real = {"default": database_identity("postgresql", {"HOST": "db"}, "shop")}
+        clones = {"default": [database_identity("postgresql", {"HOST": "db"}, f"test_shop_{n}") for n in (1, 2)]}
+        check_clones_are_not_real(clones, real)
+        check_clones_are_not_real({"memory": [None, None]}, real)
+
+    def test_clone_names_follow_the_backends(self):
+        from multidb_runner.clones import clone_name
+
+        self.assertEqual(clone_name("sqlite", "/srv/db/test_shop.sqlite3", 2), "/srv/db/test_shop_2.sqlite3")
+        self.assertEqual(clone_name("postgresql", "test_shop", 1), "test_shop_1")
+        self.assertIsNone(clone_name("sqlite", "file:memorydb_default?mode=memory&cache=shared", 1))

@@ -106,6 +106,11 @@ class OrmWriteTests(NothingSurvivesMixin, TransactionTestCase):
         self.assertEqual(Parent.objects.using("default").get().name, "through the replica")
         self.assertEqual(Tag.objects.using("default").get().name, "raw via replica")
 
+    def test_write_through_a_mirror_of_the_mirror(self):
+        Parent.objects.using("replica2").create(name="through the chain")
+        self.assertEqual(Parent.objects.using("default").get().name, "through the chain")
+        self.assertEqual(Parent.objects.using("replica").get().name, "through the chain")
+
     def test_legacy_tables(self):
         region = Region.objects.create(code="EU")
         customer = Customer.objects.create(name="ACME", region=region)
@@ -164,6 +169,10 @@ class OtherThreadTests(NothingSurvivesMixin, TransactionTestCase):
                 for alias in ALIASES:
                     Parent.objects.using(alias).create(name=f"thread on {alias}")
                 Tag.objects.using("replica").create(name="thread via replica")
+                # A chain of mirrors: filed under default, the chain's end (and flushed there).
+                Child.objects.using("replica2").create(
+                    parent=Parent.objects.using("default").get(name="thread on default"), name="via replica2"
+                )
                 Region.objects.create(code="TH")
                 with connections["other"].cursor() as cursor:
                     table = connections["other"].ops.quote_name("IsoMixedCase")
@@ -180,6 +189,7 @@ class OtherThreadTests(NothingSurvivesMixin, TransactionTestCase):
         self.assertEqual(Parent.objects.using("default").get().name, "thread on default")
         self.assertEqual(Parent.objects.using("other").get().name, "thread on other")
         self.assertEqual(Tag.objects.using("default").get().name, "thread via replica")
+        self.assertEqual(Child.objects.using("default").get().name, "via replica2")
         self.assertEqual(Region.objects.get().code, "TH")
         self.assertEqual(MixedCase.objects.using("other").get().label, "thread")
 
