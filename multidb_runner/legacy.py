@@ -12,7 +12,7 @@ resets include them like any other table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -55,9 +55,44 @@ class ManagedFlip:
                     self.flipped.append(candidate)
 
     def restore(self) -> None:
+        self.suspend()
+        self.flipped.clear()
+
+    def suspend(self) -> None:
+        """Treat the flipped models as unmanaged again, until ``resume()``."""
         for model in self.flipped:
             model._meta.managed = False
-        self.flipped.clear()
+
+    def resume(self) -> None:
+        for model in self.flipped:
+            model._meta.managed = True
+
+    @contextmanager
+    def resumed(self) -> Iterator[None]:
+        """Treat the legacy models as managed while active (in ``suspended()``: their tables' indexes)."""
+        self.resume()
+        try:
+            yield
+        finally:
+            self.suspend()
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """
+        Leave the legacy models unmanaged while active (while migrations run).
+
+        In an app without migrations, ``migrate``'s syncdb creates the tables
+        of managed models: a legacy model treated as managed would get its
+        table then, before the migrations of the other apps, and clash with a
+        managed model's table of the same name (a read-only twin) or with a
+        table or view a migration creates later. The runner creates legacy
+        tables itself, after the migrations, where nothing else did.
+        """
+        self.suspend()
+        try:
+            yield
+        finally:
+            self.resume()
 
 
 def aliases_for_model(model: ModelType, candidates: Iterable[str], mirrors: Mapping[str, str]) -> list[str]:
@@ -120,12 +155,31 @@ def router_installed(legacy_router: LegacyTablesRouter) -> Iterator[None]:
             router.routers.remove(legacy_router)
 
 
-def existing_tables(connection: BaseDatabaseWrapper) -> dict[str, str]:
-    """Map the tables and views of ``connection``'s database to their type ("t" or "v")."""
+def table_key(connection: BaseDatabaseWrapper) -> Callable[[str], str]:
+    """
+    Return how ``connection``'s database compares table names.
+
+    SQLite's names are case-insensitive, and so are MySQL's and MariaDB's
+    where ``lower_case_table_names`` is set (Windows, macOS, many hosted
+    servers): ``A01`` is the table ``a01`` there.
+    """
     convert = connection.introspection.identifier_converter
+    folded = connection.vendor == "sqlite"
+    if connection.vendor == "mysql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT @@lower_case_table_names")
+            row = cursor.fetchone()
+        folded = bool(row and int(row[0]))
+    if folded:
+        return lambda name: str(convert(name)).lower()
+    return lambda name: str(convert(name))
+
+
+def existing_tables(connection: BaseDatabaseWrapper, key: Callable[[str], str]) -> dict[str, str]:
+    """Map the tables and views of ``connection``'s database (by ``key``) to their type ("t" or "v")."""
     with connection.cursor() as cursor:
         found = connection.introspection.get_table_list(cursor)
-    return {convert(info.name): info.type for info in found}
+    return {key(info.name): info.type for info in found}
 
 
 def legacy_table_names(model: ModelType) -> list[str]:
@@ -137,18 +191,25 @@ def create_legacy_tables(connection: BaseDatabaseWrapper, legacy_models: Iterabl
     """
     Create the missing tables of ``legacy_models`` in ``connection``'s test database.
 
-    A table or view that already exists (a kept database, a table made by
-    ``migrate --run-syncdb`` when migrations are disabled, a view made by a
-    RunSQL migration) is left alone. Foreign keys get a constraint only when
+    A table or view that already exists (a managed model's table that an
+    unmanaged twin reads, a kept database, a table made by ``migrate
+    --run-syncdb`` when migrations are disabled, a view made by a RunSQL
+    migration; compared as the database compares names) is left alone. Foreign keys get a constraint only when
     the table they point to exists in the same database: a legacy model that
     refers to a table of another database must not fail to be created.
     Return the legacy tables of this database, M2M tables included, whoever
     created them (views are not listed).
     """
     legacy_models = list(legacy_models)
-    convert = connection.introspection.identifier_converter
-    present = existing_tables(connection)
-    to_create = [model for model in legacy_models if convert(model._meta.db_table) not in present]
+    convert = table_key(connection)
+    present = existing_tables(connection, convert)
+    to_create = []
+    claimed = set(present)
+    for model in legacy_models:
+        # One table per name: two unmanaged twins of one table get it once.
+        if convert(model._meta.db_table) not in claimed:
+            to_create.append(model)
+            claimed.add(convert(model._meta.db_table))
     will_exist = set(present) | {convert(name) for model in to_create for name in legacy_table_names(model)}
     with ExitStack() as stack:
         for model in to_create:

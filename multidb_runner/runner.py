@@ -528,15 +528,16 @@ class MultiDBRunner(DiscoverRunner):
                     keepdb=self.keepdb,
                     real_databases=self.real_databases,
                 )
-            create_test_databases(
-                plan,
-                into=old_config,
-                verbosity=self.verbosity,
-                interactive=self.interactive,
-                keepdb=self.keepdb,
-                time_keeper=self.time_keeper,
-                prepare_database=lambda alias: self.prepare_database(alias, legacy_models),
-            )
+            with self.managed_flip.suspended():
+                create_test_databases(
+                    plan,
+                    into=old_config,
+                    verbosity=self.verbosity,
+                    interactive=self.interactive,
+                    keepdb=self.keepdb,
+                    time_keeper=self.time_keeper,
+                    prepare_database=lambda alias: self.prepare_database(alias, legacy_models),
+                )
             self.mirror_sharing.install(plan.mirrors)
             serialize_test_databases(
                 alias
@@ -564,7 +565,10 @@ class MultiDBRunner(DiscoverRunner):
         assert self.plan is not None and self.real_databases is not None
         self.check_interrupted()
         if legacy_models.get(alias):
-            self.plan.legacy_tables[alias] = legacy.create_legacy_tables(connections[alias], legacy_models[alias])
+            # Managed while created: the schema editor gives unmanaged models no indexes.
+            with self.managed_flip.resumed():
+                tables = legacy.create_legacy_tables(connections[alias], legacy_models[alias])
+            self.plan.legacy_tables[alias] = tables
         if not self.interactive:
             # Like Django's own test database, leftovers are replaced
             # without asking only under --noinput.

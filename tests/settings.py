@@ -29,9 +29,12 @@ INSTALLED_APPS = [
     "tests.testapp",
     "tests.legacyapp",
     "tests.isolationapp",
+    "tests.twinapp",
 ]
 DATABASE_ROUTERS = ["tests.routers.LegacyRouter"]
 TEST_RUNNER = "multidb_runner.MultiDBRunner"
+# tests.twinapp's unmanaged twins share a managed model's table on purpose.
+SILENCED_SYSTEM_CHECKS = ["models.W035"]
 ALIASES = ("default", "replica", "replica2", "other", "legacy")
 
 

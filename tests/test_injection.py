@@ -4,8 +4,8 @@ import sys
 import types
 from unittest import TestCase as UnitTestCase
 
-from django.db import connections
 from django.conf import settings
+from django.db import connections
 from django.test import LiveServerTestCase, SimpleTestCase, TestCase, TransactionTestCase, skipUnlessDBFeature
 
 from multidb_runner.injection import (

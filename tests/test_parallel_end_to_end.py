@@ -307,7 +307,8 @@ class DeadWorkerTests(ParallelShopTestCase):
         self.assertFailedWithErrors(
             result,
             "ERROR: test_exit_the_worker (parallel_checks.scenarios.KillsItsWorker",
-            "WorkerProblem: A parallel test worker died while running parallel_checks.scenarios.KillsItsWorker.test_exit_the_worker, exit code 3",
+            "WorkerProblem: A parallel test worker died while running "
+            "parallel_checks.scenarios.KillsItsWorker.test_exit_the_worker, exit code 3",
         )
         self.assertIn("\nA parallel test worker died", result.stderr, result)
         self.assertNoDatabaseFiles(result)
