@@ -19,45 +19,7 @@ import xml.etree.ElementTree as ET
 from django.test import SimpleTestCase
 
 from .e2e import STOCK_RUNNER, make_temp_dir, only_with_backend, run_manage, sqlite_rows, sqlite_tables
-
-
-@only_with_backend("sqlite")
-class ShopTestCase(SimpleTestCase):
-    """Run the shop project with its SQLite files in a fresh folder."""
-
-    in_memory = False
-
-    def setUp(self):
-        self.db_dir = make_temp_dir(self)
-
-    def manage(self, *args, **env):
-        environment = {"SHOP_DB_DIR": str(self.db_dir)}
-        if self.in_memory:
-            environment["SHOP_IN_MEMORY"] = "1"
-        environment.update(env)
-        return run_manage("shop", *args, env=environment)
-
-    def files(self):
-        return sorted(path.name for path in self.db_dir.iterdir())
-
-    def assertPassed(self, result, tests=None):
-        self.assertEqual(result.returncode, 0, result)
-        self.assertRegex(result.stderr, r"\nOK( \(.*\))?\n", result)
-        if tests is not None:
-            self.assertIn(f"Ran {tests} test", result.stderr, result)
-
-    def assertFailedWith(self, result, *messages):
-        self.assertNotEqual(result.returncode, 0, result)
-        for message in messages:
-            self.assertIn(message, result.output, result)
-
-    def assertConfigurationError(self, result, message):
-        """One clear message, non-zero exit, no traceback, nothing created."""
-        self.assertEqual(result.returncode, 1, result)
-        self.assertIn(f"ConfigurationError: {message}", result.stderr, result)
-        self.assertNotIn("Traceback", result.output, result)
-        self.assertNotIn("Creating test database", result.output, result)
-        self.assertEqual(self.files(), [], "a database file was created")
+from .shop_harness import ShopTestCase
 
 
 class FullSuiteTests(ShopTestCase):
@@ -296,14 +258,6 @@ class RealDatabaseSafetyTests(ShopTestCase):
         self.assertNotIn("Traceback", result.output)
         self.assertEqual(sqlite_rows(real_crm, "SELECT value FROM precious"), [("customer data",)])
         self.assertEqual(self.files(), ["crm.sqlite3"])
-
-    def test_stock_django_destroys_it(self):
-        real_crm = self.make_real_crm()
-        stock = self.manage(
-            "test", "checks.test_all_aliases", "--noinput", "--testrunner", STOCK_RUNNER, SHOP_CLOBBER="1"
-        )
-        self.assertIn("Destroying old test database for alias 'tenant_b'", stock.output, stock)
-        self.assertFalse(real_crm.exists() and "precious" in sqlite_tables(real_crm), "stock kept the data?")
 
 
 class StockFlagsTests(ShopTestCase):

@@ -13,16 +13,20 @@ from tests.testapp.models import Author, AuthorStats
 
 
 class UndeclaredTestCase(TestCase):
-    def test_every_alias_is_usable(self):
+    def assert_empty_then_write_everywhere(self):
+        # Whichever of the two tests below runs second sees what the first rolled back.
+        self.assertEqual(Author.objects.using("other").count(), 0)
+        self.assertEqual(Author.objects.count(), 0)
         Author.objects.using("other").create(name="on other")
         Author.objects.create(name="on default")
         self.assertEqual(Author.objects.using("other").count(), 1)
         self.assertEqual(Author.objects.count(), 1)
 
+    def test_every_alias_is_usable(self):
+        self.assert_empty_then_write_everywhere()
+
     def test_rollback_on_every_alias(self):
-        # Runs after the previous test in any order: nothing survives it.
-        self.assertEqual(Author.objects.using("other").count(), 0)
-        self.assertEqual(Author.objects.count(), 0)
+        self.assert_empty_then_write_everywhere()
 
     def test_mirror_reads_uncommitted_primary_writes(self):
         Author.objects.create(name="written through default")
@@ -48,15 +52,22 @@ class UndeclaredTestCase(TestCase):
 
 
 class UndeclaredTransactionTestCase(TransactionTestCase):
-    def test_1_writes_everywhere(self):
-        Author.objects.using("other").create(name="x")
-        Author.objects.create(name="y")
-        Region.objects.create(code="US")
+    """Whichever test runs second finds every alias flushed after the first, in any order."""
 
-    def test_2_nothing_left_behind(self):
+    def assert_empty_then_write_everywhere(self):
         self.assertFalse(Author.objects.using("other").exists())
         self.assertFalse(Author.objects.exists())
         self.assertFalse(Region.objects.exists())
+        Author.objects.using("other").create(name="x")
+        Author.objects.create(name="y")
+        Region.objects.create(code="US")
+        self.assertEqual((Author.objects.using("other").count(), Region.objects.count()), (1, 1))
+
+    def test_writes_everywhere(self):
+        self.assert_empty_then_write_everywhere()
+
+    def test_nothing_left_behind(self):
+        self.assert_empty_then_write_everywhere()
 
 
 class DeclaredDefaultOnly(TestCase):
@@ -84,13 +95,18 @@ class DeclaredReplicaOnly(TransactionTestCase):
 
     databases = {"replica"}
 
-    def test_1_write_through_the_replica(self):
+    def assert_empty_then_write_through_the_replica(self):
         self.assertEqual(type(self).databases, frozenset({"replica", "default"}))
+        # Whichever test runs second finds default flushed after the first.
+        self.assertEqual(Author.objects.using("default").count(), 0)
         Author.objects.using("replica").create(name="via replica")
         self.assertEqual(Author.objects.using("default").count(), 1)
 
-    def test_2_flushed(self):
-        self.assertEqual(Author.objects.using("default").count(), 0)
+    def test_write_through_the_replica(self):
+        self.assert_empty_then_write_through_the_replica()
+
+    def test_flushed(self):
+        self.assert_empty_then_write_through_the_replica()
 
 
 class AllAliases(TestCase):

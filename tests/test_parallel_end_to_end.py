@@ -14,135 +14,26 @@ environment variable.
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-import unittest
 
-import django
-from django.test import SimpleTestCase
-
-from .e2e import PROJECTS, REPO, Result, make_temp_dir, only_with_backend, sqlite_tables
+from .e2e import sqlite_tables
+from .shop_harness import (
+    INTERRUPTED,
+    PASSED,
+    POLL_SECONDS,
+    WAIT_SECONDS,
+    ShopTestCase,
+    is_running,
+)
 
 SCENARIOS = "parallel_checks.scenarios"
-#: Safety net: a run that takes longer is stopped, workers and all, and fails the test.
-RUN_TIMEOUT = 120
-#: Upper bound of every wait for the subprocess to reach a point.
-WAIT_SECONDS = 60
-POLL_SECONDS = 0.05
 #: How long a worker may outlive its killed main process.
 ORPHAN_SECONDS = 10
-PASSED = r"\nOK( \(.*\))?\n"
-INTERRUPTED = (
-    "TestRunInterrupted: The test run was interrupted (Ctrl-C); it is reported as failed. "
-    "Test databases were destroyed unless --keepdb was given."
-)
 ALIASES_WITH_FILES = ("default", "crm", "tenant_a", "tenant_b")
 
 
-def default_sigint():
-    """
-    Start with SIGINT handled as in a terminal.
-
-    A process inherits an ignored SIGINT, as when this suite itself runs
-    with --parallel (workers ignore Ctrl-C), and Python then leaves it ignored.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def is_running(pid):
-    """Return whether process ``pid`` exists and has not ended (a zombie has ended)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            # The state follows the command name, which is in parentheses.
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-
-
-class ShopProcess:
-    """``manage.py ARGS`` of the shop project, running in a process group of its own."""
-
-    def __init__(self, args, env):
-        environment = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "SHOP_"))}
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        environment.update(env)
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=PROJECTS / "shop",
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            preexec_fn=default_sigint,
-        )
-        self.pid = self.process.pid
-
-    def finish(self, timeout=RUN_TIMEOUT):
-        """Wait for the run to end and return its Result; fail if it takes longer than ``timeout``."""
-        try:
-            stdout, stderr = self.process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill_group()
-            stdout, stderr = self.process.communicate()
-            raise AssertionError(
-                f"manage.py did not finish within {timeout} s; stopped it.\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-            ) from None
-        return Result(subprocess.CompletedProcess(self.process.args, self.process.returncode, stdout, stderr))
-
-    def kill_group(self):
-        """Kill the run's process group: the main process, its workers and helpers."""
-        # Only while the main process is not reaped: until then its pid, the
-        # group's id, cannot have been given to an unrelated process.
-        if self.process.returncode is None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def stop(self):
-        """Make sure nothing of the run is left running (a test cleanup)."""
-        if self.process.returncode is None:
-            self.kill_group()
-            self.process.communicate()
-
-    def wait_for_death_unreaped(self):
-        """Wait until the main process has ended, leaving it a zombie (so the group id stays ours)."""
-        os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
-
-
-@only_with_backend("sqlite")
-class ParallelShopTestCase(SimpleTestCase):
-    """Run the shop project with its SQLite files in a fresh folder."""
-
-    in_memory = False
-
-    def setUp(self):
-        self.db_dir = make_temp_dir(self)
-
-    def start(self, *args, **env):
-        environment = {"SHOP_DB_DIR": str(self.db_dir)}
-        if self.in_memory:
-            environment["SHOP_IN_MEMORY"] = "1"
-        environment.update(env)
-        process = ShopProcess(args, environment)
-        self.addCleanup(process.stop)
-        return process
-
-    def manage(self, *args, **env):
-        return self.start(*args, **env).finish()
-
-    def database_files(self):
-        """Return the SQLite files in the folder, journals included."""
-        return sorted(path.name for path in self.db_dir.iterdir() if ".sqlite3" in path.name)
+class ParallelShopTestCase(ShopTestCase):
+    """The shop project run with --parallel: worker reports, pauses and signals."""
 
     def reports(self):
         """Return what the WorkerNames classes reported, ordered by worker number."""
@@ -169,18 +60,6 @@ class ParallelShopTestCase(SimpleTestCase):
     def assertProcessGone(self, pid):
         self.assertFalse(is_running(pid), f"process {pid} that ran the blocked test is still running")
 
-    def assertPassed(self, result, tests):
-        self.assertEqual(result.returncode, 0, result)
-        self.assertRegex(result.stderr, PASSED, result)
-        self.assertIn(f"Ran {tests} test", result.stderr, result)
-
-    def assertFailedWithErrors(self, result, *messages):
-        """Exit code 1, a FAILED verdict, and every message in the output."""
-        self.assertEqual(result.returncode, 1, result)
-        self.assertRegex(result.stderr, r"\nFAILED \((failures|errors)=", result)
-        for message in messages:
-            self.assertIn(message, result.output, result)
-
     def interrupt_paused_run(self, process):
         """Ctrl-C a run paused on the release file, let it go on; check it failed cleanly."""
         os.kill(process.pid, signal.SIGINT)
@@ -191,9 +70,6 @@ class ParallelShopTestCase(SimpleTestCase):
         self.assertNotIn("Traceback", result.output, result)
         self.assertNoDatabaseFiles(result)
         return result
-
-    def assertNoDatabaseFiles(self, result):
-        self.assertEqual(self.database_files(), [], result)
 
 
 class WorkerDatabasesTests(ParallelShopTestCase):
@@ -265,29 +141,6 @@ class WorkerDatabasesTests(ParallelShopTestCase):
 
 class InMemoryWorkerDatabasesTests(WorkerDatabasesTests):
     in_memory = True
-
-
-@unittest.skipUnless(django.VERSION[:2] == (5, 2), "Django 6.0 supports forkserver")
-class StockForkserverTests(ParallelShopTestCase):
-    """
-    Stock Django 5.2 cannot clone in-memory SQLite for forkserver workers.
-
-    (With SQLite files it does not fail but hangs: its forkserver workers
-    never set Django up, and the pool replaces them forever; not run here.)
-    """
-
-    in_memory = True
-    labels = (f"{SCENARIOS}.Harmless", f"{SCENARIOS}.AlsoHarmless")
-
-    def test_stock_fails_and_ours_passes(self):
-        runner = "parallel_checks.stock_runners.ForkserverDiscoverRunner"
-        stock = self.manage("test", *self.labels, "--parallel", "2", "--testrunner", runner)
-        self.assertEqual(stock.returncode, 1, stock)
-        self.assertIn(
-            "django.db.utils.NotSupportedError: Cloning with start method 'forkserver' is not supported.", stock.stderr
-        )
-        ours = self.manage("test", *self.labels, "--parallel", "2", "--start-method", "forkserver")
-        self.assertPassed(ours, tests=2)
 
 
 class DeadWorkerTests(ParallelShopTestCase):
