@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import CommandError
 
-from .names import auto_token
+from .errors import ConfigurationError
+from .planning.names import auto_token
 
 SETTING_NAME = "MULTIDB_RUNNER"
 
@@ -70,15 +70,6 @@ SHARD_ENVIRONMENT = "MULTIDB_RUNNER_SHARD"
 DB_SUFFIX_ENVIRONMENT = "MULTIDB_RUNNER_DB_SUFFIX"
 # A letter first: a token of digits alone would look like a worker's clone.
 TOKEN_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-
-
-class ConfigurationError(CommandError):
-    """
-    A mistake in the runner's configuration, reported before anything is created.
-
-    It subclasses CommandError so that ``manage.py test`` prints the message
-    alone, without a traceback, and exits with a non-zero status.
-    """
 
 
 @dataclass(frozen=True)
@@ -239,7 +230,7 @@ def build_config(
 
 def shard_from(setting: Any, flag: str | None) -> tuple[int, int] | None:
     """Return the shard to run from the flag, the environment or the setting (in that order)."""
-    from .sharding import auto_shard, parse_shard
+    from .planning.sharding import auto_shard, parse_shard
 
     if flag is not None:
         value, source = flag, "--shard"

@@ -14,7 +14,7 @@ import os
 import runpy
 import sys
 
-from multidb_runner.coverage_support import new_measurement
+from multidb_runner.reports.coverage_support import new_measurement
 
 
 def main(argv: list[str]) -> None:

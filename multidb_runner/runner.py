@@ -15,11 +15,22 @@ from django.db import connections
 from django.test import TestCase, TransactionTestCase
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 
-from . import coverage_support, legacy
-from .aliases import resolve_mirrors, select_aliases, usable_aliases
-from .clones import WorkerClones, clone_name, remove_stale_clones
 from .config import RunnerConfig, build_config
-from .databases import (
+from .isolation.layer import IsolationLayer, IsolationOptions
+from .isolation.mirrors import MirrorSharing
+from .parallel.suite import MultiDBParallelTestSuite
+from .parallel.worker import WorkerState, reset_connections
+from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases
+from .planning.injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
+from .planning.names import suffixed_test_name
+from .planning.plan import AliasSettings, DatabasePlan, build_plan
+from .planning.sharding import assign_shards, shard_key
+from .reports import coverage_support
+from .reports.results import RecordingResult, read_durations, write_durations, write_junit_xml
+from .reports.usage import ClassDatabases, format_usage_report
+from .setup import legacy
+from .setup.clones import WorkerClones, clone_name, remove_stale_clones
+from .setup.databases import (
     OldConfig,
     create_test_databases,
     destroy_test_databases,
@@ -27,18 +38,8 @@ from .databases import (
     serialized_contents_reloaded_in_place,
     test_database_name,
 )
-from .injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
-from .locks import TestDatabaseLocks
-from .mirrors import MirrorSharing
-from .names import suffixed_test_name
-from .parallel import MultiDBParallelTestSuite
-from .plan import AliasSettings, DatabasePlan, build_plan
-from .reporting import RecordingResult, read_durations, write_durations, write_junit_xml
-from .safety import RealDatabases, check_clones_are_not_real, check_test_databases_are_not_real, database_identity
-from .sharding import assign_shards, shard_key
-from .usage import ClassDatabases, format_usage_report
-from .watch import DatabaseWatch, WatchOptions
-from .workers import WorkerState, reset_connections
+from .setup.locks import TestDatabaseLocks
+from .setup.safety import RealDatabases, check_clones_are_not_real, check_test_databases_are_not_real, database_identity
 
 #: The signals that end a run cleanly, and the exit code each gives (128 + number).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -165,7 +166,7 @@ class MultiDBRunner(DiscoverRunner):
         self.mirrors: dict[str, str] = {}
         self.plan: DatabasePlan | None = None
         self.injector: DatabasesInjector | None = None
-        self.watch: DatabaseWatch | None = None
+        self.isolation: IsolationLayer | None = None
         #: class_key -> what each database test class declared and was given (the usage report).
         self.class_databases: dict[str, ClassDatabases] = {}
         self.mirror_sharing = MirrorSharing()
@@ -552,7 +553,7 @@ class MultiDBRunner(DiscoverRunner):
             self.undo_setup(old_config)
             raise
         self.log_plan(plan)
-        self.start_watch()
+        self.install_isolation()
         return old_config
 
     def lock_test_databases(self, plan: DatabasePlan) -> None:
@@ -607,15 +608,14 @@ class MultiDBRunner(DiscoverRunner):
         finally:
             self.tearing_down = False
 
-    def start_watch(self) -> None:
+    def install_isolation(self) -> None:
         """Start tracking writes, flushing selectively and opening transactions lazily, as configured."""
-        assert self.config is not None
-        self.watch = DatabaseWatch(self.watch_options(), self.mirrors)
-        self.watch.start()
+        self.isolation = IsolationLayer(self.isolation_options(), self.mirrors)
+        self.isolation.install()
 
-    def watch_options(self) -> WatchOptions:
+    def isolation_options(self) -> IsolationOptions:
         assert self.config is not None
-        return WatchOptions(
+        return IsolationOptions(
             selective_flush=self.config.selective_flush,
             lazy_transactions=self.config.lazy_transactions,
             report_usage=self.config.report_db_usage,
@@ -685,9 +685,9 @@ class MultiDBRunner(DiscoverRunner):
 
     def report_db_usage(self) -> None:
         """Print which databases each test class was given and used (--report-db-usage)."""
-        if self.config is None or not self.config.report_db_usage or self.watch is None:
+        if self.config is None or not self.config.report_db_usage or self.isolation is None:
             return
-        self.log(format_usage_report(self.class_databases, self.watch.usage.used))
+        self.log(format_usage_report(self.class_databases, self.isolation.usage.used))
 
     # Parallel runs -----------------------------------------------------------
 
@@ -699,8 +699,9 @@ class MultiDBRunner(DiscoverRunner):
             suite.timeout = self.config.worker_timeout
             # Workers must not share the main process's open sockets.
             connections.close_all()
-            if self.watch is not None:
-                suite.usage_sink = self.watch.usage.merge
+            if self.isolation is not None:
+                suite.isolation = self.isolation
+                suite.usage_sink = self.isolation.usage.merge
         result = super().run_suite(suite, **kwargs)
         self.write_reports(result)
         self.report_db_usage()
@@ -731,7 +732,7 @@ class MultiDBRunner(DiscoverRunner):
             process_setup=None if process_setup is ParallelTestSuite.process_setup else process_setup,
             process_setup_args=tuple(getattr(suite, "process_setup_args", ())),
             coverage=self.measurement is not None,
-            watch=self.watch_options(),
+            isolation=self.isolation_options(),
         )
 
     def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:  # type: ignore[override]
@@ -750,7 +751,7 @@ class MultiDBRunner(DiscoverRunner):
             # Clones first, while every alias still points at its test database.
             steps.callback(self.destroy_clones)
             steps.callback(self.mirror_sharing.restore)
-            steps.callback(self.stop_watch)
+            steps.callback(self.remove_isolation)
             if self.interrupted and self.keepdb:
                 steps.callback(self.flush_interrupted_test, old_config)
 
@@ -792,11 +793,11 @@ class MultiDBRunner(DiscoverRunner):
             if self.injector is not None:
                 steps.callback(self.injector.restore)
             steps.callback(self.mirror_sharing.restore)
-            steps.callback(self.stop_watch)
+            steps.callback(self.remove_isolation)
 
-    def stop_watch(self) -> None:
-        if self.watch is not None:
-            self.watch.stop()
+    def remove_isolation(self) -> None:
+        if self.isolation is not None:
+            self.isolation.remove()
 
     def restore_test_names(self) -> None:
         for alias, name in self.saved_test_names.items():

@@ -2,8 +2,8 @@
 
 from unittest import TestCase
 
-from multidb_runner.aliases import resolve_mirrors, select_aliases, usable_aliases, with_primaries
 from multidb_runner.config import ConfigurationError
+from multidb_runner.planning.aliases import resolve_mirrors, select_aliases, usable_aliases, with_primaries
 
 CONFIGURED = ["default", "default_RO", "legacy", "tenant_a", "tenant_b", "tenant_a_RO"]
 

@@ -21,12 +21,12 @@ from unittest import TestCase, skipIf, skipUnless
 
 from django.db import connections
 
-from multidb_runner.catalog import database_exists
-from multidb_runner.clones import WorkerClones
-from multidb_runner.databases import TestDatabase, created_before_failure, destroy_test_databases
-from multidb_runner.locks import DatabaseInUse, TestDatabaseLocks, lock_file_path, lock_key, lock_name
-from multidb_runner.parallel import describe_exit_code
-from multidb_runner.safety import RealDatabases, UnsafeDestruction
+from multidb_runner.parallel.suite import describe_exit_code
+from multidb_runner.setup.catalog import database_exists
+from multidb_runner.setup.clones import WorkerClones
+from multidb_runner.setup.databases import TestDatabase, created_before_failure, destroy_test_databases
+from multidb_runner.setup.locks import DatabaseInUse, TestDatabaseLocks, lock_file_path, lock_key, lock_name
+from multidb_runner.setup.safety import RealDatabases, UnsafeDestruction
 
 from .e2e import BACKEND
 

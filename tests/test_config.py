@@ -132,7 +132,7 @@ class BuildConfigTests(SimpleTestCase):
     def test_selection_errors_name_their_source(self):
         from django.db import connections
 
-        from multidb_runner.aliases import select_aliases
+        from multidb_runner.planning.aliases import select_aliases
 
         config = build_config()
         with self.assertRaisesMessage(

@@ -2,7 +2,7 @@
 
 from unittest import TestCase
 
-from multidb_runner.coverage_support import restart_command
+from multidb_runner.reports.coverage_support import restart_command
 
 BOOT = ["-m", "multidb_runner.coverage_bootstrap"]
 

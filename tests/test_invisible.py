@@ -13,7 +13,7 @@ import django.test.runner
 from django.db import connections
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 
-from multidb_runner import workers
+from multidb_runner.parallel import worker as workers
 from tests.testapp.models import Author
 
 
@@ -86,4 +86,4 @@ class FlushCommandTests(TransactionTestCase):
 class WorkerIdTests(SimpleTestCase):
     def test_djangos_worker_id_is_this_workers_number(self):
         # 0 in a serial run; in a parallel worker, the number of its clones.
-        self.assertEqual(django.test.runner._worker_id, workers.worker_id)
+        self.assertEqual(django.test.runner._worker_id, workers.worker_id())

@@ -3,7 +3,7 @@
 from unittest import TestCase
 
 from multidb_runner.config import ConfigurationError
-from multidb_runner.plan import AliasSettings, build_plan
+from multidb_runner.planning.plan import AliasSettings, build_plan
 
 
 def alias(name, signature=None, test_name=None, dependencies=None):

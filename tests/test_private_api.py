@@ -40,7 +40,7 @@ class PrivateNamesTests(TestCase):
             r"""(?:\.|\[["']|getattr\([^,]+,\s*["']|setattr\([^,]+,\s*["'])(_[A-Za-z][A-Za-z0-9_]*)\b"""
         )
         used = {}
-        for path in PACKAGE.glob("*.py"):
+        for path in PACKAGE.rglob("*.py"):
             if path.name == "private_api.py":
                 continue
             for number, line in enumerate(path.read_text().splitlines(), start=1):
@@ -54,6 +54,6 @@ class PrivateNamesTests(TestCase):
         self.assertEqual(unlisted, {}, "private names used but not listed in multidb_runner/private_api.py")
 
     def test_no_stale_entry(self):
-        source = "\n".join(path.read_text() for path in PACKAGE.glob("*.py") if path.name != "private_api.py")
+        source = "\n".join(path.read_text() for path in PACKAGE.rglob("*.py") if path.name != "private_api.py")
         stale = [entry.path for entry in PRIVATE_NAMES if entry.name not in source]
         self.assertEqual(stale, [])

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 from unittest import TestCase
 
 from multidb_runner.config import ConfigurationError
-from multidb_runner.reporting import TestRecord, read_durations, write_durations, write_junit_xml
+from multidb_runner.reports.results import TestRecord, read_durations, write_durations, write_junit_xml
 
 from .e2e import make_temp_dir
 

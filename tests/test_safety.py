@@ -4,7 +4,7 @@ import os
 from unittest import TestCase
 
 from multidb_runner.config import ConfigurationError
-from multidb_runner.safety import check_test_databases_are_not_real, database_identity
+from multidb_runner.setup.safety import check_test_databases_are_not_real, database_identity
 
 
 class DatabaseIdentityTests(TestCase):
@@ -63,7 +63,7 @@ class CheckTests(TestCase):
 
 class CloneCheckTests(TestCase):
     def test_a_clone_named_like_a_real_database_is_refused(self):
-        from multidb_runner.safety import check_clones_are_not_real
+        from multidb_runner.setup.safety import check_clones_are_not_real
 
         real = {"crm": database_identity("sqlite", {}, "/srv/db/test_shop_2.sqlite3")}
         clones = {
@@ -79,7 +79,7 @@ class CloneCheckTests(TestCase):
         self.assertIn("the real database of alias 'crm'", message)
 
     def test_clones_of_their_own_pass(self):
-        from multidb_runner.safety import check_clones_are_not_real
+        from multidb_runner.setup.safety import check_clones_are_not_real
 
         real = {"default": database_identity("postgresql", {"HOST": "db"}, "shop")}
         clones = {"default": [database_identity("postgresql", {"HOST": "db"}, f"test_shop_{n}") for n in (1, 2)]}
@@ -87,7 +87,7 @@ class CloneCheckTests(TestCase):
         check_clones_are_not_real({"memory": [None, None]}, real)
 
     def test_clone_names_follow_the_backends(self):
-        from multidb_runner.clones import clone_name
+        from multidb_runner.setup.clones import clone_name
 
         self.assertEqual(clone_name("sqlite", "/srv/db/test_shop.sqlite3", 2), "/srv/db/test_shop_2.sqlite3")
         self.assertEqual(clone_name("postgresql", "test_shop", 1), "test_shop_1")

@@ -4,7 +4,7 @@ import random
 from unittest import TestCase
 
 from multidb_runner.config import ConfigurationError
-from multidb_runner.sharding import Shard, assign_shards, auto_shard, parse_shard
+from multidb_runner.planning.sharding import Shard, assign_shards, auto_shard, parse_shard
 
 CLASSES = [f"app{n % 3}.tests.Case{n}" for n in range(23)]
 

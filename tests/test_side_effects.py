@@ -2,8 +2,8 @@
 
 from django.test import SimpleTestCase
 
-from multidb_runner.side_effects import DatabaseFacts
-from multidb_runner.statements import TableName
+from multidb_runner.isolation.side_effects import DatabaseFacts
+from multidb_runner.isolation.statements import TableName
 
 
 def name(*parts, quoted=False):

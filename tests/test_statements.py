@@ -2,7 +2,7 @@
 
 from django.test import SimpleTestCase
 
-from multidb_runner.statements import TableName, classify, tokenize
+from multidb_runner.isolation.statements import TableName, classify, tokenize
 
 
 def names(*written):

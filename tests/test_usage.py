@@ -2,7 +2,8 @@
 
 from django.test import SimpleTestCase
 
-from multidb_runner.usage import ClassDatabases, DatabaseUsage, format_usage_report
+from multidb_runner.isolation.usage import DatabaseUsage
+from multidb_runner.reports.usage import ClassDatabases, format_usage_report
 
 
 class UsageReportTests(SimpleTestCase):

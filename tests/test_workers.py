@@ -2,7 +2,7 @@
 
 from unittest import TestCase
 
-from multidb_runner.workers import worker_number
+from multidb_runner.parallel.worker import worker_number
 
 
 class WorkerNumberTests(TestCase):
@@ -20,7 +20,7 @@ class MarkStartedTests(TestCase):
     def test_first_in_flight_are_running(self):
         from types import SimpleNamespace
 
-        from multidb_runner.parallel import MultiDBParallelTestSuite
+        from multidb_runner.parallel.suite import MultiDBParallelTestSuite
 
         running = {"a": (0, 5.0), "b": (1, None), "c": (2, None), "d": (3, None)}
         MultiDBParallelTestSuite.mark_started(SimpleNamespace(processes=2), running)

@@ -24,7 +24,7 @@ from django.db import connections
 from django.test import TestCase
 from orders.models import Order
 
-from multidb_runner import workers
+from multidb_runner.parallel import worker as workers
 
 REPORT_DIR = Path(settings.DB_DIR)
 REPORTED_ALIASES = ("default", "default_RO", "crm", "tenant_a")
@@ -73,7 +73,7 @@ class WorkerNamesMixin:
 
         report = {
             "pid": os.getpid(),
-            "worker_id": workers.worker_id,
+            "worker_id": workers.worker_id(),
             "class": type(self).__name__,
             "names": {alias: str(connections[alias].settings_dict["NAME"]) for alias in REPORTED_ALIASES},
             "mirror_sees_write": outcome(mirror_sees_write),
@@ -81,7 +81,7 @@ class WorkerNamesMixin:
             "default_tables": outcome(lambda: sorted(connections["default"].introspection.table_names())),
         }
         write_json(REPORT_DIR / f"worker-{os.getpid()}-{type(self).__name__}.json", report)
-        if workers.worker_id:
+        if workers.worker_id():
             # Hold this worker until another one has reported: both workers then ran a class.
             wait_for(self.other_worker_reported, "a report from the other worker")
         self.assertIs(report["mirror_sees_write"], True)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import ConfigurationError
+from ..errors import ConfigurationError
 
 DURATIONS_FORMAT = 1
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .config import ConfigurationError
+from ..errors import ConfigurationError
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 DEFAULT_PORTS = {"postgresql": "5432", "mysql": "3306", "oracle": "1521"}

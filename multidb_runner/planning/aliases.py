@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 
-from .config import ConfigurationError
+from ..errors import ConfigurationError
 
 
 def configured_list(configured: Iterable[str]) -> str:

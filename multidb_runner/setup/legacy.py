@@ -21,7 +21,7 @@ from django.core.signals import setting_changed
 from django.db import DatabaseError, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .config import ConfigurationError
+from ..errors import ConfigurationError
 
 ModelType = type[models.Model]
 

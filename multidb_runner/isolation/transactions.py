@@ -30,8 +30,8 @@ from typing import Any
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.test import TestCase
 
+from .patches import Switch
 from .tracking import WriteTracker
 
 
@@ -51,7 +51,7 @@ class LazyAtomics(dict[str, Any]):
 
 
 class LazyTransactions:
-    """Replace ``TestCase``'s atomic blocks by lazy ones, for the run."""
+    """``TestCase``'s atomic blocks made lazy: the replacements, and the scopes they open."""
 
     def __init__(self, tracker: WriteTracker) -> None:
         self.tracker = tracker
@@ -60,10 +60,8 @@ class LazyTransactions:
         #: The aliases pending in any open scope (checked at every first-use point).
         self.pending: set[str] = set()
         self.activating = False
-        self.originals: dict[str, Any] = {}
-        #: The connections' first-use hooks, and whether they are in place.
-        self.hooks: dict[str, Any] = {}
-        self.hooked = False
+        #: The connections' first-use hooks, switched on while an alias is pending.
+        self.switches: list[Switch] = []
 
     # Scopes ----------------------------------------------------------------------
 
@@ -118,24 +116,12 @@ class LazyTransactions:
         """Return the aliases with a block entered in any open scope."""
         return list(dict.fromkeys(alias for scope in self.scopes for alias in scope))
 
-    # Installing ------------------------------------------------------------------
+    # Replacements (installed by the isolation layer) ---------------------------
 
-    def install(self) -> None:
-        """Patch ``TestCase`` and the connections' first-use points."""
-        if self.originals:
-            return
+    def enter_atomics(self, original: Any) -> Any:
+        """Return ``TestCase._enter_atomics`` opening a lazy scope where several aliases may be used."""
+        enter_atomics = original.__func__
         lazy = self
-        self.originals = {
-            "_enter_atomics": TestCase.__dict__["_enter_atomics"],
-            "_rollback_atomics": TestCase.__dict__["_rollback_atomics"],
-            "_fixture_teardown": TestCase.__dict__["_fixture_teardown"],
-            "ensure_connection": BaseDatabaseWrapper.__dict__["ensure_connection"],
-            "in_atomic_block": BaseDatabaseWrapper.__dict__.get("in_atomic_block"),
-        }
-        enter_atomics = self.originals["_enter_atomics"].__func__
-        rollback_atomics = self.originals["_rollback_atomics"].__func__
-        fixture_teardown = self.originals["_fixture_teardown"]
-        ensure_connection = self.originals["ensure_connection"]
 
         def _enter_atomics(cls: Any) -> Any:
             aliases = cls._databases_names()
@@ -144,18 +130,31 @@ class LazyTransactions:
                 return enter_atomics(cls)
             return lazy.open(aliases)
 
+        return classmethod(_enter_atomics)
+
+    def rollback_atomics(self, original: Any) -> Any:
+        """Return ``TestCase._rollback_atomics`` closing lazy scopes."""
+        rollback_atomics = original.__func__
+        lazy = self
+
         def _rollback_atomics(cls: Any, atomics: Any) -> None:
             if isinstance(atomics, LazyAtomics):
                 lazy.close(atomics)
             else:
                 rollback_atomics(cls, atomics)
 
+        return classmethod(_rollback_atomics)
+
+    def fixture_teardown(self, original: Any) -> Any:
+        """Return ``TestCase._fixture_teardown`` checking constraints where a lazy scope entered a block."""
+        lazy = self
+
         def _fixture_teardown(test: Any) -> None:
             # Adapted from TestCase._fixture_teardown: constraints are checked
             # where a transaction is open, the only places with deferred ones.
             atomics = getattr(test, "atomics", None)
             if not isinstance(atomics, LazyAtomics) or not test._databases_support_transactions():
-                return fixture_teardown(test)  # type: ignore[no-any-return]
+                return original(test)  # type: ignore[no-any-return]
             try:
                 for alias in reversed(lazy.entered_aliases()):
                     connection = connections[alias]
@@ -163,6 +162,17 @@ class LazyTransactions:
                         connection.check_constraints()
             finally:
                 test._rollback_atomics(atomics)
+            return None
+
+        return _fixture_teardown
+
+    def connection_hooks(self, ensure_connection: Any) -> dict[str, Any]:
+        """
+        Return the first-use points to put on ``BaseDatabaseWrapper`` while some alias is pending.
+
+        ``ensure_connection`` is the connection's own method, which the hook calls.
+        """
+        lazy = self
 
         def ensure_connection_on_first_use(connection: BaseDatabaseWrapper) -> None:
             if lazy.pending:
@@ -177,38 +187,20 @@ class LazyTransactions:
         def set_in_atomic_block(connection: BaseDatabaseWrapper, value: bool) -> None:
             connection.__dict__["in_atomic_block"] = value
 
-        setattr(TestCase, "_enter_atomics", classmethod(_enter_atomics))  # noqa: B010
-        setattr(TestCase, "_rollback_atomics", classmethod(_rollback_atomics))  # noqa: B010
-        setattr(TestCase, "_fixture_teardown", _fixture_teardown)  # noqa: B010
-        # Put on the connections only while some alias is pending.
-        self.hooks = {
+        return {
             "ensure_connection": ensure_connection_on_first_use,
             "in_atomic_block": property(in_atomic_block, set_in_atomic_block),
         }
 
     def hook(self, on: bool) -> None:
         """Watch (or stop watching) the connections' first-use points."""
-        if on == self.hooked or not self.hooks:
-            return
-        for name, value in self.hooks.items():
-            original = self.originals[name]
-            if on:
-                setattr(BaseDatabaseWrapper, name, value)
-            elif original is None:
-                delattr(BaseDatabaseWrapper, name)
-            else:
-                setattr(BaseDatabaseWrapper, name, original)
-        self.hooked = on
+        for switch in self.switches:
+            switch.set(on)
 
-    def restore(self) -> None:
-        """Put ``TestCase`` and the connections back as they were."""
-        if not self.originals:
-            return
+    def forget(self) -> None:
+        """Forget every open scope (the layer is being removed)."""
         self.hook(False)
-        for name in ("_enter_atomics", "_rollback_atomics", "_fixture_teardown"):
-            setattr(TestCase, name, self.originals[name])
-        self.originals = {}
-        self.hooks = {}
+        self.switches = []
         self.scopes.clear()
         self.pending.clear()
 

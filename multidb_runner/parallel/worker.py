@@ -30,22 +30,12 @@ from typing import Any
 from django.apps import apps
 from django.db import connections
 
-from .clones import is_in_memory
-from .databases import serialized_contents_reloaded_in_place
-from .injection import all_aliases_skip_decorators, class_key, test_classes
-from .legacy import LegacyTablesRouter, router_installed
-from .mirrors import CONNECTION_SETTINGS, MirrorSharing
-from .watch import WatchOptions
-from .watch import start_in_worker as start_watch_in_worker
-
-#: The worker's number, from 1 to the number of workers.
-worker_id = 0
-#: What the main process sent; set once per worker by init_worker().
-worker_state: WorkerState | None = None
-#: What the worker changes for its whole life (it ends with the process).
-worker_changes = ExitStack()
-#: Where this worker says what it is running (shared with the main process).
-worker_slots: WorkerSlots | None = None
+from ..isolation.layer import IsolationLayer, IsolationOptions
+from ..isolation.mirrors import CONNECTION_SETTINGS, MirrorSharing
+from ..planning.injection import all_aliases_skip_decorators, class_key, test_classes
+from ..setup.clones import is_in_memory
+from ..setup.databases import serialized_contents_reloaded_in_place
+from ..setup.legacy import LegacyTablesRouter, router_installed
 
 
 @dataclass
@@ -102,7 +92,38 @@ class WorkerState:
     #: Measure coverage in the worker (--coverage).
     coverage: bool = False
     #: Write tracking, selective flush, lazy transactions, usage report.
-    watch: WatchOptions = field(default_factory=WatchOptions)
+    isolation: IsolationOptions = field(default_factory=IsolationOptions)
+
+
+@dataclass
+class WorkerProcess:
+    """This worker process: its number, what the main process sent, what it changed for its life."""
+
+    #: From 1 to the number of workers: the number of its clones.
+    number: int
+    state: WorkerState
+    #: Where it says what it is running (shared with the main process).
+    slots: WorkerSlots | None = None
+    isolation: IsolationLayer | None = None
+    #: What the worker changes for its whole life (it ends with the process).
+    changes: ExitStack = field(default_factory=ExitStack)
+
+    def note_progress(self, subsuite_index: int, test_index: int) -> None:
+        """Say in this worker's slot which class and test it is running."""
+        if self.slots is not None:
+            self.slots.classes[self.number - 1] = subsuite_index
+            self.slots.tests[self.number - 1] = test_index
+
+
+#: This process's worker, set once by ``init_worker()``. The pool's task
+#: function can find per-process state only through its module (Django's own
+#: workers keep ``_worker_id`` the same way); it is the only such name.
+current: WorkerProcess | None = None
+
+
+def worker_id() -> int:
+    """Return this worker's number (0 outside a parallel worker)."""
+    return current.number if current is not None else 0
 
 
 def worker_number(started: int, workers: int) -> int:
@@ -115,27 +136,29 @@ def worker_number(started: int, workers: int) -> int:
     return (started - 1) % workers + 1
 
 
-def init_worker(counter: Any, state: WorkerState, slots: WorkerSlots | None = None) -> None:
+def init_worker(
+    counter: Any, state: WorkerState, slots: WorkerSlots | None = None, inherited: IsolationLayer | None = None
+) -> None:
     """
     Prepare a new worker process (the pool's initializer).
 
     Adapted from ``django.test.runner._init_worker``; forkserver is treated
     like spawn on every Django version, and the worker number wraps so that a
     replacement worker still gets an existing clone (Django ticket #27734).
+    ``inherited`` is the main process's isolation layer, under fork.
     """
-    global worker_id, worker_state, worker_slots
+    global current
     if state.coverage:
         # First, so that a spawned worker's imports are measured too.
-        from .coverage_support import start_in_worker
+        from ..reports.coverage_support import start_in_worker
 
         start_in_worker()
     with counter.get_lock():
         counter.value += 1
-        worker_id = worker_number(counter.value, state.workers)
-    worker_state = state
+        number = worker_number(counter.value, state.workers)
+    worker = current = WorkerProcess(number, state, slots)
     if slots is not None:
-        worker_slots = slots
-        slots.pids[worker_id - 1] = os.getpid()
+        slots.pids[number - 1] = os.getpid()
     # Ctrl-C is the main process's to handle: it stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked worker inherits the main process's handlers, which turn these
@@ -146,12 +169,17 @@ def init_worker(counter: Any, state: WorkerState, slots: WorkerSlots | None = No
             signal.signal(getattr(signal, name), signal.SIG_DFL)
     exit_with_parent()
     if state.start_method != "fork":
-        reapply_run(state)
-    switch_to_worker_databases(state, worker_id)
-    start_watch_in_worker(state.watch, state.mirrors)
+        reapply_run(state, worker.changes)
+    switch_to_worker_databases(state, number)
+    if inherited is not None:
+        inherited.restart_in_worker()
+        worker.isolation = inherited
+    else:
+        worker.isolation = IsolationLayer(state.isolation, state.mirrors)
+        worker.isolation.install()
 
 
-def reapply_run(state: WorkerState) -> None:
+def reapply_run(state: WorkerState, changes: ExitStack) -> None:
     """Repeat, in a fresh interpreter, what the runner did in the main process."""
     import django
     from django.test.utils import setup_test_environment
@@ -159,8 +187,8 @@ def reapply_run(state: WorkerState) -> None:
     if state.process_setup is not None:
         state.process_setup(*state.process_setup_args)
     # Before any test module is imported (when the tests are unpickled).
-    worker_changes.enter_context(all_aliases_skip_decorators())
-    worker_changes.enter_context(serialized_contents_reloaded_in_place())
+    changes.enter_context(all_aliases_skip_decorators())
+    changes.enter_context(serialized_contents_reloaded_in_place())
     django.setup()
     setup_test_environment(debug=state.debug_mode)
     for alias, settings_dict in state.settings.items():
@@ -172,7 +200,7 @@ def reapply_run(state: WorkerState) -> None:
     if state.legacy_routes:
         legacy_router = LegacyTablesRouter({})
         legacy_router.allowed = set(state.legacy_routes)
-        worker_changes.enter_context(router_installed(legacy_router))
+        changes.enter_context(router_installed(legacy_router))
 
 
 def worker_settings(alias: str, worker: int, state: WorkerState) -> dict[str, Any]:
@@ -269,48 +297,47 @@ def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None, dic
     events recorded so far.
     """
     runner_class, subsuite_index, subsuite, failfast, buffer = args
-    if worker_state is not None:
-        apply_class_databases(subsuite, worker_state.class_databases)
+    worker = current
+    if worker is not None:
+        apply_class_databases(subsuite, worker.state.class_databases)
     runner = runner_class(failfast=failfast, buffer=buffer)
-    result = reporting_progress(timed(runner.resultclass))()
+    result = reporting_progress(timed(runner.resultclass), worker)()
     unittest.registerResult(result)
     result.failfast = failfast
     result.buffer = buffer
-    note_progress(subsuite_index, -1)
+    if worker is not None:
+        worker.note_progress(subsuite_index, -1)
     try:
         subsuite(result)
     except Exception as exc:
         finish_interrupted_class(subsuite, result)
-        return subsuite_index, result.events, f"{type(exc).__name__}: {exc}", used_aliases()
+        return subsuite_index, result.events, f"{type(exc).__name__}: {exc}", used_aliases(worker)
     finally:
-        note_progress(-1, -1)
-    return subsuite_index, result.events, None, used_aliases()
+        if worker is not None:
+            worker.note_progress(-1, -1)
+    return subsuite_index, result.events, None, used_aliases(worker)
 
 
-def note_progress(subsuite_index: int, test_index: int) -> None:
-    """Say in this worker's slot which class and test it is running."""
-    if worker_slots is not None and worker_id > 0:
-        worker_slots.classes[worker_id - 1] = subsuite_index
-        worker_slots.tests[worker_id - 1] = test_index
-
-
-def reporting_progress(result_class: type[Any]) -> type[Any]:
+def reporting_progress(result_class: type[Any], worker: WorkerProcess | None) -> type[Any]:
     """Make a worker's result say in the worker's slot which test it starts."""
+    if worker is None or worker.slots is None:
+        return result_class
+    tests = worker.slots.tests
+    slot = worker.number - 1
 
     class ProgressResult(result_class):  # type: ignore[misc]
         def startTest(self, test: Any) -> None:
             super().startTest(test)
-            if worker_slots is not None and worker_id > 0:
-                worker_slots.tests[worker_id - 1] = self.test_index
+            tests[slot] = self.test_index
 
     return ProgressResult
 
 
-def used_aliases() -> dict[str, set[str]]:
+def used_aliases(worker: WorkerProcess | None) -> dict[str, set[str]]:
     """Return (and forget) the aliases each class used in this worker, for the usage report."""
-    from . import watch
-
-    return watch.current_watch.usage.take() if watch.current_watch is not None else {}
+    if worker is None or worker.isolation is None:
+        return {}
+    return worker.isolation.usage.take()
 
 
 def finish_interrupted_class(suite: unittest.TestSuite, result: Any) -> None:

@@ -29,7 +29,6 @@ from django.core.management.color import no_style
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.test import TransactionTestCase
 
 from .side_effects import DatabaseFacts
 from .tracking import AliasWrites, WriteTracker
@@ -203,7 +202,7 @@ def import_management_modules() -> None:
 
 class SelectiveFlush:
     """
-    Make ``TransactionTestCase`` flush only what was written, for the run.
+    Make ``TransactionTestCase`` flush only what was written: the replacements.
 
     Stock ``_fixture_teardown`` still runs, and still calls
     ``call_command("flush", ...)`` once per alias (code that hooks or mocks
@@ -213,33 +212,29 @@ class SelectiveFlush:
 
     def __init__(self, tracker: WriteTracker) -> None:
         self.tracker = tracker
-        self.originals: dict[str, Any] = {}
         self.local = threading.local()
 
-    def install(self) -> None:
-        if self.originals:
-            return
-        from django.core.management.commands import flush
-
-        self.originals = {
-            "_fixture_teardown": TransactionTestCase.__dict__["_fixture_teardown"],
-            "handle": flush.Command.__dict__["handle"],
-        }
-        fixture_teardown = self.originals["_fixture_teardown"]
-        handle = self.originals["handle"]
+    def fixture_teardown(self, original: Any) -> Any:
+        """Return ``TransactionTestCase._fixture_teardown`` marking its flushes as the test's end."""
         selective = self
 
         def _fixture_teardown(test: Any) -> None:
             selective.local.flushing = True
             try:
-                fixture_teardown(test)
+                original(test)
             finally:
                 selective.local.flushing = False
 
-        def flush_selectively(command: Any, **options: Any) -> None:
+        return _fixture_teardown
+
+    def flush_handle(self, original: Any) -> Any:
+        """Return the ``flush`` command's ``handle``, selective at the end of a test."""
+        selective = self
+
+        def handle(command: Any, **options: Any) -> None:
             ours = getattr(selective.local, "flushing", False)
             if not ours or options.get("interactive") or options.get("reset_sequences", True):
-                return handle(command, **options)  # type: ignore[no-any-return]
+                return original(command, **options)  # type: ignore[no-any-return]
             flush_alias(
                 selective.tracker,
                 options["database"],
@@ -248,14 +243,4 @@ class SelectiveFlush:
             )
             return None
 
-        setattr(TransactionTestCase, "_fixture_teardown", _fixture_teardown)  # noqa: B010
-        setattr(flush.Command, "handle", flush_selectively)  # noqa: B010
-
-    def restore(self) -> None:
-        if not self.originals:
-            return
-        from django.core.management.commands import flush
-
-        setattr(TransactionTestCase, "_fixture_teardown", self.originals["_fixture_teardown"])  # noqa: B010
-        setattr(flush.Command, "handle", self.originals["handle"])  # noqa: B010
-        self.originals = {}
+        return handle

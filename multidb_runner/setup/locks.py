@@ -22,8 +22,8 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from ..errors import ConfigurationError
 from .catalog import is_in_memory_name, sqlite_path
-from .config import ConfigurationError
 
 try:
     import fcntl

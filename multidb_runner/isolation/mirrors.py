@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -70,13 +70,12 @@ class MirrorConnection:
         object.__setattr__(self, "_guarded", guarded_method_names(primary))
         object.__setattr__(self, "alias", alias)
         object.__setattr__(self, "settings_dict", settings_dict)
+        #: Called with the mirror's alias when a cursor is taken through it (the usage report).
+        object.__setattr__(self, "_on_use", None)
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # noqa: D105 - lets isinstance() see a database wrapper
         return type(object.__getattribute__(self, "_primary"))
-
-    #: Called with the mirror's alias when a cursor is taken through it (the usage report).
-    on_use: ClassVar[Callable[[str], None] | None] = None
 
     def __getattr__(self, name: str) -> Any:
         primary = object.__getattribute__(self, "_primary")
@@ -85,17 +84,17 @@ class MirrorConnection:
             attribute = getattr(type(primary), name).__get__(primary)
         else:
             attribute = getattr(primary, name)
-        if name in CURSOR_METHODS and MirrorConnection.on_use is not None:
-            return self.noting_use(attribute)
+        on_use = object.__getattribute__(self, "_on_use")
+        if name in CURSOR_METHODS and on_use is not None:
+            return self.noting_use(attribute, on_use)
         return attribute
 
-    def noting_use(self, method: Callable[..., Any]) -> Callable[..., Any]:
+    def noting_use(self, method: Callable[..., Any], on_use: Callable[[str], None]) -> Callable[..., Any]:
         """Wrap a cursor method so that calling it (not merely looking it up) counts as using the mirror."""
         alias = object.__getattribute__(self, "alias")
 
         def cursor(*args: Any, **kwargs: Any) -> Any:
-            if MirrorConnection.on_use is not None:
-                MirrorConnection.on_use(alias)
+            on_use(alias)
             return method(*args, **kwargs)
 
         return cursor
@@ -118,6 +117,12 @@ class MirrorConnection:
     def __repr__(self) -> str:
         primary = object.__getattribute__(self, "_primary")
         return f"<MirrorConnection alias={self.alias!r} of {primary.alias!r}>"
+
+
+def set_mirror_use_hook(connection: Any, on_use: Callable[[str], None] | None) -> None:
+    """Have the mirror ``connection`` (if it is a MirrorConnection) call ``on_use`` when a cursor is taken."""
+    if type(cast(object, connection)) is MirrorConnection:
+        object.__setattr__(connection, "_on_use", on_use)
 
 
 class MirrorSharing:

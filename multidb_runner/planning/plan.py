@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS
 from django.test.utils import dependency_ordered
 
-from .config import ConfigurationError
+from ..errors import ConfigurationError
 
 CREATED = "created"
 KEPT = "kept (--keepdb)"

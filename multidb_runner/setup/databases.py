@@ -26,9 +26,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.creation import BaseDatabaseCreation
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
+from ..planning.plan import DatabasePlan
 from .catalog import database_exists, is_in_memory_name, sqlite_path
 from .clones import remove_sqlite_sidecars
-from .plan import DatabasePlan
 from .safety import RealDatabases, UnsafeDestruction
 
 

@@ -24,12 +24,17 @@ from typing import Any
 
 from django.test.runner import ParallelTestSuite
 
-from . import workers
-from .workers import WorkerSlots, WorkerState
+from ..isolation.layer import IsolationLayer
+from . import worker as workers
+from .worker import WorkerSlots, WorkerState
 
 
 class WorkerProblem(Exception):
     """A worker could not report the result of some tests."""
+
+
+# As test output shows it: multidb_runner.parallel.WorkerProblem.
+WorkerProblem.__module__ = "multidb_runner.parallel"
 
 
 class MultiDBParallelTestSuite(ParallelTestSuite):
@@ -39,6 +44,8 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
     worker_state: WorkerState | None = None
     #: Seconds one test class may run in a worker before the run is stopped.
     timeout: float | None = None
+    #: The main process's isolation layer, which forked workers inherit.
+    isolation: IsolationLayer | None = None
     #: Receives the aliases each class used in a worker (the usage report).
     usage_sink: Callable[[dict[str, set[str]]], None] | None = None
     #: How often the main process looks at its workers, in seconds.
@@ -63,7 +70,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             max_workers=self.processes,
             mp_context=context,
             initializer=workers.init_worker,
-            initargs=(counter, state, slots),
+            initargs=(counter, state, slots, self.isolation if state.start_method == "fork" else None),
         )
         clean_exit = False
         try:

@@ -1,0 +1,121 @@
+"""
+The isolation layer: write tracking, selective flush, lazy transactions, usage report.
+
+One object, built from the run's plan (the resolved mirror map) and its
+options, owns every change the runner makes to Django's test classes and
+database wrappers while the tests run. ``install()`` composes each replaced
+step once and sets it through one ``ClassPatches``; ``remove()`` puts
+everything back, newest first. The main process installs a layer once its
+databases are ready; each parallel worker builds its own from the worker
+state (under fork, the inherited one is told to forget what the main process
+recorded, since the clones start afresh).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.test import SimpleTestCase, TestCase, TransactionTestCase
+
+from .flushing import SelectiveFlush
+from .mirrors import set_mirror_use_hook
+from .patches import ClassPatches
+from .tracking import WriteTracker
+from .transactions import LazyTransactions
+from .usage import DatabaseUsage, quieted
+
+
+@dataclass(frozen=True)
+class IsolationOptions:
+    """Which parts of the layer a run wants (picklable, for workers)."""
+
+    selective_flush: bool = True
+    lazy_transactions: bool = True
+    report_usage: bool = False
+
+    @property
+    def anything(self) -> bool:
+        return self.selective_flush or self.lazy_transactions or self.report_usage
+
+
+class IsolationLayer:
+    """The run's write tracker and every change to Django's classes that uses it."""
+
+    def __init__(self, options: IsolationOptions, mirrors: Mapping[str, str] | None = None) -> None:
+        self.options = options
+        #: mirror -> the primary it finally reads from (chains resolved).
+        self.mirrors = dict(mirrors or {})
+        self.tracker = WriteTracker(self.mirrors)
+        self.flush = SelectiveFlush(self.tracker)
+        self.transactions = LazyTransactions(self.tracker)
+        self.usage = DatabaseUsage()
+        self.patches = ClassPatches()
+        self.installed = False
+
+    def install(self) -> None:
+        """Switch on what the options ask for, in this process."""
+        if not self.options.anything or self.installed:
+            return
+        self.installed = True
+        self.tracker.install()
+        from django.core.management.commands import flush
+
+        patches = self.patches
+        # Each step Django runs around a test, composed once from the parts that change it.
+        steps: dict[tuple[Any, str], Any] = {
+            (TestCase, "_enter_atomics"): patches.original(TestCase, "_enter_atomics"),
+            (TestCase, "_rollback_atomics"): patches.original(TestCase, "_rollback_atomics"),
+            (TestCase, "_fixture_teardown"): patches.original(TestCase, "_fixture_teardown"),
+            (TransactionTestCase, "_fixture_teardown"): patches.original(TransactionTestCase, "_fixture_teardown"),
+        }
+        originals = dict(steps)
+        if self.options.selective_flush:
+            key = (TransactionTestCase, "_fixture_teardown")
+            steps[key] = self.flush.fixture_teardown(steps[key])
+            patches.replace(flush.Command, "handle", self.flush.flush_handle(patches.original(flush.Command, "handle")))
+        if self.options.lazy_transactions:
+            lazy = self.transactions
+            steps[(TestCase, "_enter_atomics")] = lazy.enter_atomics(steps[(TestCase, "_enter_atomics")])
+            steps[(TestCase, "_rollback_atomics")] = lazy.rollback_atomics(steps[(TestCase, "_rollback_atomics")])
+            steps[(TestCase, "_fixture_teardown")] = lazy.fixture_teardown(steps[(TestCase, "_fixture_teardown")])
+            hooks = lazy.connection_hooks(patches.original(BaseDatabaseWrapper, "ensure_connection"))
+            lazy.switches = [patches.switch(BaseDatabaseWrapper, name, value) for name, value in hooks.items()]
+        if self.options.report_usage:
+            # Django's own transactions and flushes are not a class's use of a database.
+            steps = {key: quieted(step, self.tracker.pause) for key, step in steps.items()}
+            original = patches.original(SimpleTestCase, "_add_databases_failures")
+            patches.replace(SimpleTestCase, "_add_databases_failures", self.usage.add_databases_failures(original))
+            self.tracker.on_use = self.usage.note
+            self.set_mirror_hooks(self.usage.note)
+        for (owner, name), step in steps.items():
+            if step is not originals[(owner, name)]:
+                patches.replace(owner, name, step)
+
+    def set_mirror_hooks(self, on_use: Any) -> None:
+        """Tell this thread's mirror connections whom to tell when a cursor is taken through them."""
+        for mirror in self.mirrors:
+            set_mirror_use_hook(connections[mirror], on_use)
+
+    def restart_in_worker(self) -> None:
+        """Forget what the main process recorded (a forked worker's clones start afresh)."""
+        self.tracker.forget()
+        self.usage.take()
+        self.tracker.install()
+        if self.options.report_usage:
+            # The worker's own mirror connections, made when it switched to its clones.
+            self.set_mirror_hooks(self.usage.note)
+
+    def remove(self) -> None:
+        """Switch everything off; Django's classes are as they were before ``install()``."""
+        if not self.installed:
+            return
+        self.installed = False
+        self.tracker.on_use = None
+        self.set_mirror_hooks(None)
+        self.transactions.forget()
+        self.patches.restore()
+        self.tracker.uninstall()

@@ -1,0 +1,334 @@
+"""
+End-to-end fault injection: no fault, at any phase, harms a real database or leaves a trace.
+
+Each test runs ``manage.py test`` of ``tests/projects/faults`` with a fault
+injected (``FAULTS_AT``, see ``faults/injection.py``): an exception, SIGINT,
+SIGTERM or SIGHUP while the test databases are created, migrated, given
+their legacy tables, cloned for parallel workers, serialized, while tests
+run, or while the databases are destroyed; a test database left by an
+earlier run and a "no" at Django's prompt; two runs at once; a worker
+killed. Before each run the real databases are created with a table
+``precious`` of a few rows (and, for ``--parallel``, real databases named
+like the clones of the real ones, ``<NAME>_1``); afterwards every real
+database must still hold its rows, the exit code and message must say
+what happened, and nothing the run created may be left. Where stock
+Django's runner keeps the real rows too, it runs on the same fault first,
+so that the runner can never do worse than stock.
+
+Signals go to the run's main process, as ``kill`` or a CI job's timeout
+would send them (at the ``tests`` phase of a parallel run, from the worker
+that runs the test).
+
+Opt-in, with MULTIDB_FAULT_SUITE=1, because each test runs the project a
+few times. Runs the faults on MULTIDB_TEST_BACKEND's backend: SQLite files,
+or the PostgreSQL or MariaDB server of PG_* / MYSQL_* (HOST, PORT, USER,
+PASSWORD); every database it creates there has a random token in its name
+and is dropped when the test ends. For example:
+
+    MULTIDB_FAULT_SUITE=1 MULTIDB_TEST_BACKEND=postgresql python runtests.py tests.test_faults
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import unittest
+from dataclasses import dataclass
+
+from django.test import SimpleTestCase
+
+from .e2e import BACKEND, STOCK_RUNNER
+from .faults_support import PRECIOUS_ROWS, REAL_DATABASES, Sandbox, server_unavailable
+
+FAULT_SUITE = os.environ.get("MULTIDB_FAULT_SUITE") == "1"
+PROMPT = "Type 'yes' if you would like to try deleting the test database"
+EXIT_CODES = {"sigint": 130, "sigterm": 143, "sighup": 129}
+MESSAGES = {
+    "sigint": "The test run was interrupted (Ctrl-C); it is reported as failed.",
+    "sigterm": "The test run was stopped by SIGTERM; it is reported as failed.",
+    "sighup": "stopped by SIGHUP",
+}
+PASSED = re.compile(r"\nOK( \(.*\))?\n")
+WORKER_DIED = "A parallel test worker died while running"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A fault at one phase of a run of the whole faults project (``--noinput``)."""
+
+    phase: str
+    action: str
+    parallel: bool = False
+    #: Run stock Django's runner on the same fault first: it keeps the real rows, so must we.
+    stock: bool = False
+
+    @property
+    def method_name(self) -> str:
+        return f"test_{self.phase}_{self.action}_{'parallel' if self.parallel else 'serial'}"
+
+    @property
+    def description(self) -> str:
+        return f"FAULTS_AT={self.phase}:{self.action}" + (" with --parallel 2" if self.parallel else "")
+
+
+def phase_scenarios() -> list[Scenario]:
+    """Every phase × raise, sigint, sigterm, serial and --parallel 2, and one SIGHUP."""
+    scenarios = []
+    for phase in ("creating", "migrating", "legacy", "cloning", "serializing", "tests", "teardown"):
+        for action in ("raise", "sigint", "sigterm"):
+            if phase == "teardown" and action == "raise":
+                # Not a fault the runner can recover from: the database is not destroyed.
+                continue
+            for parallel in (False, True):
+                if phase == "cloning" and not parallel:
+                    continue
+                # An exception in setup stops stock Django without destroying
+                # anything. (Stock has no legacy phase, and its first Ctrl-C
+                # during setup is swallowed by unittest's handler.)
+                stock = action == "raise" and phase in ("creating", "migrating", "cloning", "serializing")
+                scenarios.append(Scenario(phase, action, parallel, stock))
+    scenarios.append(Scenario("migrating", "sighup"))
+    return scenarios
+
+
+@unittest.skipUnless(FAULT_SUITE, "the fault-injection suite runs only with MULTIDB_FAULT_SUITE=1 (slow)")
+class FaultsTestCase(SimpleTestCase):
+    """Run the faults project on the suite's backend, each run with real databases of its own."""
+
+    def setUp(self):
+        reason = server_unavailable(BACKEND)
+        if reason:
+            self.skipTest(reason)
+
+    def sandbox(self, decoys: bool = False) -> Sandbox:
+        """Return a new Sandbox, its real databases created (with their clone-named decoys)."""
+        sandbox = Sandbox(BACKEND, self)
+        sandbox.create_real_databases(decoys=decoys)
+        return sandbox
+
+    def run_stock(self, sandbox: Sandbox, *args: str, **env: str):
+        return sandbox.run(*args, FAULTS_RUNNER=STOCK_RUNNER, FAULTS_DECLARE="1", **env)
+
+    # Assertions -----------------------------------------------------------
+
+    def assertRealRowsKept(self, sandbox, result, runner="the runner"):
+        """Every real database, decoys included, still holds its PRECIOUS_ROWS rows."""
+        harmed = {name: rows for name, rows in sandbox.precious_counts().items() if rows != PRECIOUS_ROWS}
+        self.assertEqual(harmed, {}, f"{runner} harmed real databases (rows of 'precious' left)\n{result!r}")
+
+    def assertNothingLeft(self, sandbox, result, allowed=()):
+        """No test database, clone, journal or lock file left (but ``allowed``); no process either."""
+        left = [name for name in sandbox.leftovers() if name not in allowed]
+        self.assertEqual(left, [], f"left behind\n{result!r}")
+        self.assertEqual(result.stragglers, [], f"processes of the run outlived it\n{result!r}")
+
+    def assertStoppedBy(self, result, action):
+        """The exit code and message of ``action``, and no traceback."""
+        self.assertEqual(result.returncode, EXIT_CODES[action], result)
+        self.assertIn(MESSAGES[action], result.stderr, result)
+        self.assertNotIn("Traceback", result.output, result)
+
+    def assertFailedWith(self, result, error):
+        """A failed run (not killed by a signal) that shows ``error``."""
+        self.assertGreater(result.returncode, 0, result)
+        self.assertIn(error, result.output, result)
+
+    def assertFired(self, sandbox, phase, result):
+        """The run reached the phase where the fault was injected."""
+        self.assertTrue(sandbox.marker(f"fired-{phase}").exists(), f"the fault at {phase} never fired\n{result!r}")
+
+    def assertPassed(self, result, tests):
+        self.assertEqual(result.returncode, 0, result)
+        self.assertRegex(result.stderr, PASSED, result)
+        self.assertIn(f"Ran {tests} test", result.stderr, result)
+
+
+class PhaseFaultTests(FaultsTestCase):
+    """
+    A fault at each phase of a run: the real rows stay, the run says why it failed, nothing is left.
+
+    One test method per Scenario, generated below: ``test_<phase>_<action>_<serial|parallel>``.
+    """
+
+    def check_fault(self, scenario: Scenario):
+        args = ("test", "faultapp", "--noinput", *(("--parallel", "2") if scenario.parallel else ()))
+        fault = f"{scenario.phase}:{scenario.action}"
+        if scenario.stock:
+            sandbox = self.sandbox(decoys=scenario.parallel)
+            stock = self.run_stock(sandbox, *args, FAULTS_AT=fault)
+            self.assertFired(sandbox, scenario.phase, stock)
+            self.assertNotEqual(stock.returncode, 0, stock)
+            self.assertRealRowsKept(sandbox, stock, runner="stock Django")
+
+        sandbox = self.sandbox(decoys=scenario.parallel)
+        result = sandbox.run(*args, FAULTS_AT=fault)
+        self.assertFired(sandbox, scenario.phase, result)
+        if scenario.action == "raise":
+            self.assertFailedWith(result, f"RuntimeError: injected fault at {scenario.phase}")
+        else:
+            self.assertStoppedBy(result, scenario.action)
+        self.assertRealRowsKept(sandbox, result)
+        self.assertNothingLeft(sandbox, result)
+
+
+def add_scenario_tests(cls, scenarios):
+    """Give ``cls`` one test method per scenario, named after it."""
+    for scenario in scenarios:
+
+        def test(self, scenario=scenario):
+            self.check_fault(scenario)
+
+        test.__name__ = scenario.method_name
+        test.__qualname__ = f"{cls.__name__}.{scenario.method_name}"
+        test.__doc__ = scenario.description
+        setattr(cls, scenario.method_name, test)
+
+
+add_scenario_tests(PhaseFaultTests, phase_scenarios())
+
+
+class PromptTests(FaultsTestCase):
+    """
+    A test database left by an earlier run, without --noinput: Django asks whether to delete it.
+
+    Whatever the answer, the real database keeps its rows (stock Django never
+    touches it); the leftover test database may stay, as with stock.
+    """
+
+    def run_to_prompt(self, sandbox, answer, **env):
+        """Run until the prompt and answer it: text on stdin, "" for end of file, or "ctrl-c"."""
+        if answer != "ctrl-c":
+            return sandbox.run("test", "faultapp", stdin=answer, **env)
+        process = sandbox.start("test", "faultapp", stdin=None, **env)
+        process.wait_for_output(PROMPT)
+        process.send_signal(signal.SIGINT)
+        return process.finish()
+
+    def check_answer(self, answer):
+        if answer != "ctrl-c":
+            # (unittest's handler swallows stock Django's first Ctrl-C at the prompt.)
+            stock_sandbox = self.sandbox()
+            stock_sandbox.create_leftover_test_database("other")
+            stock = self.run_to_prompt(stock_sandbox, answer, FAULTS_RUNNER=STOCK_RUNNER, FAULTS_DECLARE="1")
+            self.assertIn(PROMPT, stock.stdout, stock)
+            self.assertNotEqual(stock.returncode, 0, stock)
+            self.assertRealRowsKept(stock_sandbox, stock, runner="stock Django")
+
+        sandbox = self.sandbox()
+        leftover = sandbox.create_leftover_test_database("other")
+        result = self.run_to_prompt(sandbox, answer)
+        self.assertIn(PROMPT, result.stdout, result)
+        if answer == "ctrl-c":
+            self.assertStoppedBy(result, "sigint")
+        else:
+            self.assertGreater(result.returncode, 0, result)
+        self.assertRealRowsKept(sandbox, result)
+        self.assertNothingLeft(sandbox, result, allowed=[leftover])
+
+    def test_answer_no(self):
+        self.check_answer("no\n")
+
+    def test_end_of_input(self):
+        self.check_answer("")
+
+    def test_ctrl_c_at_the_prompt(self):
+        self.check_answer("ctrl-c")
+
+
+@unittest.skipUnless(BACKEND == "postgresql", "PostgreSQL refuses to drop a database in use")
+class LeftoverInUseTests(FaultsTestCase):
+    """--noinput, and the leftover test database cannot be dropped: another connection uses it."""
+
+    def check_in_use(self, sandbox, runner="the runner", **env):
+        leftover = sandbox.create_leftover_test_database("other")
+        holder = sandbox.server.hold_open(leftover)
+        try:
+            result = sandbox.run("test", "faultapp", "--noinput", **env)
+        finally:
+            holder.close()
+        self.assertIn("is being accessed by other users", result.output, result)
+        self.assertGreater(result.returncode, 0, result)
+        self.assertRealRowsKept(sandbox, result, runner)
+        return result, leftover
+
+    def test_real_database_untouched(self):
+        self.check_in_use(self.sandbox(), "stock Django", FAULTS_RUNNER=STOCK_RUNNER, FAULTS_DECLARE="1")
+        sandbox = self.sandbox()
+        result, leftover = self.check_in_use(sandbox)
+        self.assertNothingLeft(sandbox, result, allowed=[leftover])
+
+
+class ConcurrentRunsTests(FaultsTestCase):
+    """Two runs at once without --db-suffix: the second refuses, and the first is unharmed."""
+
+    def test_second_run_refuses_before_touching_anything(self):
+        sandbox = self.sandbox()
+        labels = ("faultapp.tests.WaitsForRelease", "faultapp.tests.Writes")
+        first = sandbox.start("test", *labels, "--noinput", FAULTS_WAIT="1")
+        first.wait_until(sandbox.marker("waiting").exists, "the marker 'waiting'")
+
+        second = sandbox.run("test", "faultapp.tests.Writes", "--noinput")
+        self.assertEqual(second.returncode, 1, second)
+        self.assertIn("is in use by another test run", second.stderr, second)
+        self.assertIn("--db-suffix", second.stderr, second)
+
+        sandbox.marker("release").touch()
+        result = first.finish()
+        # WaitsForRelease checks that its rows are still there.
+        self.assertPassed(result, tests=2)
+        self.assertRealRowsKept(sandbox, result)
+        self.assertNothingLeft(sandbox, result)
+
+
+class KeptDatabaseTests(FaultsTestCase):
+    """
+    --keepdb, and the run stops while a TransactionTestCase has committed rows.
+
+    The kept test databases must not keep those rows: the next --keepdb run
+    starts from empty tables, as after a test that ended normally.
+    """
+
+    def check_stopped_test(self, action):
+        sandbox = self.sandbox()
+        labels = ("faultapp.tests.Writes", "faultapp.tests.FaultInTest")
+        result = sandbox.run("test", *labels, "--keepdb", FAULTS_AT=f"tests:{action}")
+        self.assertFired(sandbox, "tests", result)
+        self.assertStoppedBy(result, action)
+        orders = sandbox.query(sandbox.test_name("main"), "SELECT reference FROM faultapp_order")
+        entries = sandbox.query(sandbox.test_name("other"), "SELECT label FROM otherapp_ledgerentry")
+        self.assertEqual((orders, entries), ([], []), f"rows of the stopped test were kept\n{result!r}")
+
+        # Writes checks that every table starts empty.
+        again = sandbox.run("test", "faultapp.tests.Writes", "--keepdb")
+        self.assertPassed(again, tests=1)
+        self.assertRealRowsKept(sandbox, again)
+        kept = [sandbox.test_name(base) for base in REAL_DATABASES]
+        self.assertNothingLeft(sandbox, again, allowed=kept)
+
+    def test_ctrl_c(self):
+        self.check_stopped_test("sigint")
+
+    def test_sigterm(self):
+        self.check_stopped_test("sigterm")
+
+
+class DeadWorkerTests(FaultsTestCase):
+    """A parallel worker is killed (kill -9) in a test: only that test's class is blamed."""
+
+    def test_worker_killed(self):
+        sandbox = self.sandbox(decoys=True)
+        labels = ("faultapp.tests.WorkerDies", "faultapp.tests.Partner", "faultapp.tests.Writes")
+        result = sandbox.run("test", *labels, "--noinput", "--parallel", "2", FAULTS_KILL_WORKER="1")
+        self.assertEqual(result.returncode, 1, result)
+        died = [line for line in result.stderr.splitlines() if line.startswith(WORKER_DIED)]
+        self.assertEqual(len(died), 1, result)
+        self.assertIn("faultapp.tests.WorkerDies.test_dies", died[0], result)
+        self.assertIn("exit code -9", died[0], result)
+        self.assertRegex(died[0], r"\b\d+ tests? did not run", result)
+        # Partner was running in the other worker, Writes waited: neither failed.
+        errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
+        for innocent in ("faultapp.tests.Partner", "faultapp.tests.Writes"):
+            self.assertEqual([line for line in errors if innocent in line], [], result)
+        self.assertRealRowsKept(sandbox, result)
+        self.assertNothingLeft(sandbox, result)
