@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .config import DEFAULTS
 from .errors import ConfigurationError
+from .options import DEFAULTS
 from .runner import MultiDBRunner
 
 __version__ = "0.1.0"

@@ -12,62 +12,11 @@ from typing import Any
 from django.conf import settings
 
 from .errors import ConfigurationError
+from .options import BOOLEAN_SETTINGS, DB_SUFFIX_ENVIRONMENT, DEFAULTS, SHARD_ENVIRONMENT
 from .planning.names import auto_token
 
 SETTING_NAME = "MULTIDB_RUNNER"
 
-#: Every key of the ``MULTIDB_RUNNER`` setting and its default.
-DEFAULTS: dict[str, Any] = {
-    # Aliases (or shell-style patterns) injected into test classes that keep
-    # Django's default ``databases``. None means every configured alias.
-    "DATABASES": None,
-    # Create and flush tables of ``managed = False`` models during the run.
-    "MANAGED_LEGACY": True,
-    # Seconds one test class may run in a parallel worker before the run is
-    # stopped as hung. None waits forever.
-    "WORKER_TIMEOUT": 3600,
-    # How parallel workers start: "fork", "spawn" or "forkserver". None keeps
-    # Python's default for the platform.
-    "START_METHOD": None,
-    # A token appended to every test database name, so that concurrent runs
-    # can share one database server; "auto" derives it from the CI
-    # environment. The environment variable MULTIDB_RUNNER_DB_SUFFIX
-    # overrides the setting; --db-suffix overrides both.
-    "DB_SUFFIX": None,
-    # "K/N": run only shard K of N (1-based), or "auto" to read the CI
-    # environment. The environment variable MULTIDB_RUNNER_SHARD overrides
-    # the setting; --shard overrides both.
-    "SHARD": None,
-    # A JSON file of test class durations: read to balance shards, updated
-    # by every run that names it.
-    "DURATIONS_FILE": None,
-    # Where to write a JUnit XML report of the run.
-    "JUNIT_XML": None,
-    # Measure coverage in the main process and every parallel worker, then
-    # combine and report it with the project's coverage configuration.
-    "COVERAGE": False,
-    # After a TransactionTestCase test, flush only the tables written since
-    # the last flush (False: every table, as stock Django does).
-    "SELECTIVE_FLUSH": True,
-    # Open a TestCase's transaction on an alias only when the alias is first
-    # used (False: on every alias, as stock Django does).
-    "LAZY_TRANSACTIONS": True,
-    # After the run, report which aliases each test class was given and used.
-    "REPORT_DB_USAGE": False,
-}
-
-#: The settings that are plain booleans, with their flags.
-BOOLEAN_SETTINGS = {
-    "MANAGED_LEGACY": "managed_legacy",
-    "COVERAGE": "coverage",
-    "SELECTIVE_FLUSH": "selective_flush",
-    "LAZY_TRANSACTIONS": "lazy_transactions",
-    "REPORT_DB_USAGE": "report_db_usage",
-}
-
-SHARD_ENVIRONMENT = "MULTIDB_RUNNER_SHARD"
-
-DB_SUFFIX_ENVIRONMENT = "MULTIDB_RUNNER_DB_SUFFIX"
 # A letter first: a token of digits alone would look like a worker's clone.
 TOKEN_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 

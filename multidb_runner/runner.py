@@ -15,6 +15,7 @@ from django.db import connections
 from django.test import TestCase, TransactionTestCase
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 
+from . import options
 from .config import RunnerConfig, build_config
 from .isolation.layer import IsolationLayer, IsolationOptions
 from .isolation.mirrors import MirrorSharing
@@ -112,39 +113,18 @@ class MultiDBRunner(DiscoverRunner):
 
     parallel_test_suite = MultiDBParallelTestSuite
 
-    def __init__(
-        self,
-        *args: Any,
-        databases: str | Sequence[str] | None = None,
-        managed_legacy: bool | None = None,
-        worker_timeout: float | str | None = None,
-        start_method: str | None = None,
-        db_suffix: str | None = None,
-        shard: str | None = None,
-        durations_file: str | None = None,
-        junit_xml: str | None = None,
-        coverage: bool | None = None,
-        selective_flush: bool | None = None,
-        lazy_transactions: bool | None = None,
-        report_db_usage: bool | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """
+        Take DiscoverRunner's arguments, and one keyword argument per option of ``options.OPTIONS``.
+
+        ``databases``, ``managed_legacy``, ``worker_timeout``, ``start_method``,
+        ``db_suffix``, ``shard``, ``durations_file``, ``junit_xml``,
+        ``coverage``, ``selective_flush``, ``lazy_transactions`` and
+        ``report_db_usage``: None (the default) leaves each to the setting.
+        """
         # The runner's own options, checked against the setting when the run starts.
-        self.options: dict[str, Any] = {
-            "databases": databases,
-            "managed_legacy": managed_legacy,
-            "worker_timeout": worker_timeout,
-            "start_method": start_method,
-            "db_suffix": db_suffix,
-            "shard": shard,
-            "durations_file": durations_file,
-            "junit_xml": junit_xml,
-            "coverage": coverage,
-            "selective_flush": selective_flush,
-            "lazy_transactions": lazy_transactions,
-            "report_db_usage": report_db_usage,
-        }
+        self.options: dict[str, Any] = {option.dest: kwargs.pop(option.dest, None) for option in options.OPTIONS}
+        super().__init__(*args, **kwargs)
         self.measurement: Any = None
         self.saved_test_names: dict[str, Any] = {}
         self.saved_start_method: str | None = None
@@ -186,107 +166,7 @@ class MultiDBRunner(DiscoverRunner):
     @classmethod
     def add_own_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Add the runner's own options (a stock option's name is never a prefix of one of them)."""
-        parser.add_argument(
-            "--databases",
-            metavar="ALIAS[,ALIAS...]",
-            help=(
-                "Database aliases that test classes without their own 'databases' "
-                "may use (shell-style patterns such as tenant_* allowed). "
-                "Defaults to every alias in settings.DATABASES."
-            ),
-        )
-        parser.add_argument(
-            "--managed-legacy",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help=(
-                "Create and flush tables of managed = False models in the test "
-                "databases (default), or leave them alone with --no-managed-legacy."
-            ),
-        )
-        parser.add_argument(
-            "--worker-timeout",
-            metavar="SECONDS",
-            help=(
-                "With --parallel, the seconds one test class may run in a worker "
-                "before the run is stopped as hung (default: 3600)."
-            ),
-        )
-        parser.add_argument(
-            "--db-suffix",
-            metavar="TOKEN",
-            help=(
-                "Append TOKEN to every test database name so that concurrent runs "
-                "can share a database server; 'auto' derives it from the CI "
-                "environment. Also MULTIDB_RUNNER_DB_SUFFIX."
-            ),
-        )
-        parser.add_argument(
-            "--shard",
-            metavar="K/N",
-            help=(
-                "Run only shard K of N (1-based): a deterministic share of the test "
-                "classes, so that N CI jobs together run every test once. 'auto' "
-                "reads GitLab's CI_NODE_INDEX/CI_NODE_TOTAL or CircleCI's "
-                "CIRCLE_NODE_INDEX/CIRCLE_NODE_TOTAL. Also MULTIDB_RUNNER_SHARD."
-            ),
-        )
-        parser.add_argument(
-            "--durations-file",
-            metavar="PATH",
-            help=(
-                "A JSON file of test class durations: read to balance --shard, and updated with this run's durations."
-            ),
-        )
-        parser.add_argument(
-            "--coverage",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help=(
-                "Measure coverage in the main process and in every parallel worker, "
-                "then combine and report it with the project's coverage configuration."
-            ),
-        )
-        parser.add_argument(
-            "--junit-xml",
-            metavar="PATH",
-            help="Write a JUnit XML report of the run to PATH.",
-        )
-        parser.add_argument(
-            "--selective-flush",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help=(
-                "After each TransactionTestCase test, flush only the tables written "
-                "since the last flush (default), or every table with --no-selective-flush."
-            ),
-        )
-        parser.add_argument(
-            "--lazy-transactions",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help=(
-                "Open a TestCase's transaction on a database only when it is first "
-                "used (default), or on every database with --no-lazy-transactions."
-            ),
-        )
-        parser.add_argument(
-            "--report-db-usage",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help=(
-                "After the run, list the databases each test class was given and "
-                "those it used, and the declared ones it never used."
-            ),
-        )
-        parser.add_argument(
-            "--start-method",
-            metavar="METHOD",
-            help=(
-                "With --parallel, how workers start: fork, spawn or forkserver "
-                "(default: Python's default for the platform)."
-            ),
-        )
+        options.add_arguments(parser)
 
     # Configuration -------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 from django.test import SimpleTestCase, override_settings
 
-from multidb_runner.config import DEFAULTS, ConfigurationError, build_config
+from multidb_runner.config import ConfigurationError, build_config
+from multidb_runner.options import DEFAULTS
 
 
 class BuildConfigTests(SimpleTestCase):
