@@ -10,6 +10,7 @@ page name every flag and key.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,3 +225,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add every option's flag to ``manage.py test``'s parser."""
     for option in OPTIONS:
         option.add_to(parser)
+
+
+#: Options of Django's test command on some supported Python only (``--durations``
+#: needs 3.12). Where missing, argparse would read them as an abbreviation of
+#: one of the runner's options (``--durations=10`` as ``--durations-file=10``).
+STOCK_OPTIONS_ON_SOME_PYTHONS = ("--durations",)
+
+
+class UnrecognizedOption(argparse.Action):
+    """Refuse an option this Python's Django lacks, as argparse refuses any unknown option."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings, dest=argparse.SUPPRESS, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None) -> None:
+        given = f"{option_string}={values}" if values is not None else str(option_string)
+        parser.error(f"unrecognized arguments: {given}")
+
+
+def reject_missing_stock_options(parser: argparse.ArgumentParser) -> None:
+    """Keep the stock options this Python lacks from being taken for abbreviations of the runner's."""
+    known = {option for action in parser._actions for option in action.option_strings}
+    for option in STOCK_OPTIONS_ON_SOME_PYTHONS:
+        if option not in known:
+            parser.add_argument(option, action=UnrecognizedOption)

@@ -4,33 +4,31 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import signal
 import unittest
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from django.core.management.base import CommandError
 from django.db import connections
 from django.test import TestCase, TransactionTestCase
-from django.test.runner import DiscoverRunner, ParallelTestSuite
+from django.test.runner import DiscoverRunner
 
 from . import options
 from .config import RunnerConfig, build_config
+from .interrupts import CurrentTestRecorder, StopSignals
 from .isolation.layer import IsolationLayer, IsolationOptions
 from .isolation.mirrors import MirrorSharing
 from .parallel.suite import MultiDBParallelTestSuite
 from .parallel.worker import WorkerState, reset_connections
 from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases
 from .planning.injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
-from .planning.names import suffixed_test_name
-from .planning.plan import AliasSettings, DatabasePlan, build_plan
+from .planning.plan import DatabasePlan
 from .planning.sharding import assign_shards, shard_key
 from .reports import coverage_support
 from .reports.results import RecordingResult, read_durations, write_durations, write_junit_xml
 from .reports.usage import ClassDatabases, format_usage_report
 from .setup import legacy
-from .setup.clones import WorkerClones, clone_name, remove_stale_clones
+from .setup.clones import WorkerClones, remove_stale_clones
 from .setup.databases import (
     OldConfig,
     create_test_databases,
@@ -40,64 +38,8 @@ from .setup.databases import (
     test_database_name,
 )
 from .setup.locks import TestDatabaseLocks
-from .setup.safety import RealDatabases, check_clones_are_not_real, check_test_databases_are_not_real, database_identity
-
-#: The signals that end a run cleanly, and the exit code each gives (128 + number).
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-class TestRunInterrupted(CommandError):
-    """The run was stopped with Ctrl-C (or SIGTERM, SIGHUP): it fails, whatever the tests did."""
-
-
-class CurrentTestRecorder:
-    """A result mixin that keeps the test being run on ``current_test_box[0]``."""
-
-    current_test_box: list[Any]
-
-    def startTest(self, test: Any) -> None:
-        self.current_test_box[0] = test
-        super().startTest(test)  # type: ignore[misc]
-
-    def stopTest(self, test: Any) -> None:
-        super().stopTest(test)  # type: ignore[misc]
-        self.current_test_box[0] = None
-
-
-def display_name(alias: str) -> str:
-    """Return the test database name of ``alias`` as users know it."""
-    connection = connections[alias]
-    name = test_database_name(alias)
-    if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(name):  # type: ignore[attr-defined]
-        return "(in memory)"
-    return str(name)
-
-
-#: Options of Django's test command on some supported Python only (``--durations``
-#: needs 3.12). Where missing, argparse would read them as an abbreviation of
-#: one of the runner's options (``--durations=10`` as ``--durations-file=10``).
-STOCK_OPTIONS_ON_SOME_PYTHONS = ("--durations",)
-
-
-class UnrecognizedOption(argparse.Action):
-    """Refuse an option this Python's Django lacks, as argparse refuses any unknown option."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(
-            option_strings, dest=argparse.SUPPRESS, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-        )
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None) -> None:
-        given = f"{option_string}={values}" if values is not None else str(option_string)
-        parser.error(f"unrecognized arguments: {given}")
-
-
-def reject_missing_stock_options(parser: argparse.ArgumentParser) -> None:
-    """Keep the stock options this Python lacks from being taken for abbreviations of the runner's."""
-    known = {option for action in parser._actions for option in action.option_strings}
-    for option in STOCK_OPTIONS_ON_SOME_PYTHONS:
-        if option not in known:
-            parser.add_argument(option, action=UnrecognizedOption)
+from .setup.naming import name_test_databases, plan_test_databases, restore_test_names
+from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
 
 
 class MultiDBRunner(DiscoverRunner):
@@ -128,18 +70,10 @@ class MultiDBRunner(DiscoverRunner):
         self.measurement: Any = None
         self.saved_test_names: dict[str, Any] = {}
         self.saved_start_method: str | None = None
-        self.interrupted = False
-        #: The signal that stopped the run (SIGINT for Ctrl-C), if any.
-        self.stop_signal: int | None = None
-        self.saved_signal_handlers: dict[int, Any] = {}
-        self.tearing_down = False
+        self.signals = StopSignals()
         #: The configured real databases, read before setup changes any NAME.
         self.real_databases: RealDatabases | None = None
         self.locks = TestDatabaseLocks()
-        #: The test running in this process, if any (see CurrentTestRecorder).
-        self.current_test_box: list[Any] = [None]
-        #: The test that was running when a signal stopped the run.
-        self.interrupted_test: Any = None
         self.clones: WorkerClones | None = None
         self.legacy_router: legacy.LegacyTablesRouter | None = None
         self.config: RunnerConfig | None = None
@@ -161,7 +95,7 @@ class MultiDBRunner(DiscoverRunner):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         super().add_arguments(parser)
         cls.add_own_arguments(parser)
-        reject_missing_stock_options(parser)
+        options.reject_missing_stock_options(parser)
 
     @classmethod
     def add_own_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -199,71 +133,20 @@ class MultiDBRunner(DiscoverRunner):
         try:
             failures: int = super().run_tests(list(test_labels), **kwargs)
         except KeyboardInterrupt:
-            raise self.interruption() from None
+            raise self.signals.error() from None
         finally:
             self.restore_run_state()
-        if self.interrupted:
+        if self.signals.interrupted:
             # Ctrl-C during teardown: everything was cleaned up, but the run
             # did not end the way it should.
-            raise self.interruption()
+            raise self.signals.error()
         if self.measurement is not None and not coverage_support.finish(self.measurement, self.log):
             failures += 1
         return failures
 
-    def interruption(self) -> TestRunInterrupted:
-        """Return the error that ends a run stopped by Ctrl-C or another signal."""
-        signum = self.stop_signal or signal.SIGINT
-        how = "interrupted (Ctrl-C)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-        return TestRunInterrupted(
-            f"The test run was {how}; it is reported as failed. "
-            "Test databases were destroyed unless --keepdb was given.",
-            returncode=128 + signum,
-        )
-
     def setup_test_environment(self, **kwargs: Any) -> None:
         super().setup_test_environment(**kwargs)
-        self.watch_for_interrupt()
-
-    def watch_for_interrupt(self) -> None:
-        """
-        Turn Ctrl-C, SIGTERM and SIGHUP into a clean, failed end of the run, at any phase.
-
-        unittest's own handler stops a serial run after the current test and
-        the run then ends with "OK", and during database setup it does
-        nothing at all; SIGTERM (a cancelled CI job, ``timeout``, ``docker
-        stop``) and SIGHUP kill the process with everything left behind.
-        Here each stops the run at once (setup, tests and workers are
-        abandoned; the runner's cleanup then destroys the test databases),
-        except while the databases are being destroyed: then it is only
-        remembered, so that the cleanup completes.
-        """
-
-        def on_interrupt(signum: int, frame: Any) -> None:
-            if not self.interrupted:
-                # unittest's stopTest still runs on the way out: remember the test now.
-                self.interrupted_test = self.current_test_box[0]
-            self.interrupted = True
-            if self.stop_signal is None:
-                self.stop_signal = signum
-            if not self.tearing_down:
-                raise KeyboardInterrupt
-
-        for signum in STOP_SIGNALS:
-            try:
-                self.saved_signal_handlers[signum] = signal.signal(signum, on_interrupt)
-            except ValueError:  # not the main thread: leave signals alone
-                return
-
-    def restore_signal_handlers(self) -> None:
-        """Give the signals their handlers from before the run."""
-        while self.saved_signal_handlers:
-            signum, handler = self.saved_signal_handlers.popitem()
-            signal.signal(signum, handler)
-
-    def check_interrupted(self) -> None:
-        """Stop now if Ctrl-C was pressed since the run started."""
-        if self.interrupted:
-            raise KeyboardInterrupt
+        self.signals.install()
 
     def build_suite(self, test_labels: Sequence[str] | None = None, **kwargs: Any) -> unittest.TestSuite:
         suite = super().build_suite(test_labels, **kwargs)
@@ -325,78 +208,15 @@ class MultiDBRunner(DiscoverRunner):
                 databases[primary] = databases.get(primary, False) or databases[mirror]
         return databases
 
-    def plan_databases(self, aliases: Sequence[str]) -> DatabasePlan:
-        """Plan which test database each alias gets."""
-        settings = [
-            AliasSettings(
-                alias=alias,
-                signature=connections[alias].creation.test_db_signature(),
-                test_name=display_name(alias),
-                dependencies=tuple(connections[alias].settings_dict["TEST"]["DEPENDENCIES"])
-                if "DEPENDENCIES" in connections[alias].settings_dict["TEST"]
-                else None,
-            )
-            for alias in connections
-        ]
-        return build_plan(settings, aliases, self.mirrors, keepdb=self.keepdb)
-
-    def name_test_databases(self) -> None:
-        """
-        Give every test database its final name: with the suffix token, fitting the backend.
-
-        Stored as ``TEST['NAME']`` for the run (so clones, workers and
-        teardown all follow) and restored afterwards.
-        """
-        assert self.config is not None
-        for alias in connections:
-            if alias in self.mirrors:
-                continue
-            connection = connections[alias]
-            test_name = test_database_name(alias)
-            name = suffixed_test_name(connection.vendor, test_name, self.config.db_suffix)
-            if name != test_name:
-                test_settings = connection.settings_dict["TEST"]
-                self.saved_test_names.setdefault(alias, test_settings.get("NAME"))
-                test_settings["NAME"] = name
-
-    def read_real_databases(self) -> RealDatabases:
-        """Record every alias's real database, before setup points any alias elsewhere."""
-        return RealDatabases.from_settings(
-            {alias: (connections[alias].vendor, connections[alias].settings_dict) for alias in connections}
-        )
-
-    def check_safety(self, plan: DatabasePlan) -> None:
-        """Refuse to create a test database, or a worker's clone of one, that is a configured real database."""
-        test_databases = {}
-        clones = {}
-        for first in plan.primaries:
-            connection = connections[first]
-            test_name = test_database_name(first)
-            test_databases[first] = database_identity(connection.vendor, connection.settings_dict, test_name)
-            if self.parallel > 1:
-                clones[first] = [
-                    database_identity(
-                        connection.vendor, connection.settings_dict, clone_name(connection.vendor, test_name, number)
-                    )
-                    for number in range(1, self.parallel + 1)
-                ]
-        real_databases = {
-            alias: database_identity(
-                connections[alias].vendor, connections[alias].settings_dict, connections[alias].settings_dict["NAME"]
-            )
-            for alias in connections
-        }
-        check_test_databases_are_not_real(test_databases, real_databases)
-        check_clones_are_not_real(clones, real_databases)
-
     def setup_databases(self, **kwargs: Any) -> OldConfig:  # type: ignore[override]
         aliases = kwargs.get("aliases") or {}
         serialized_aliases = kwargs.get("serialized_aliases")
-        self.check_interrupted()
-        self.real_databases = self.read_real_databases()
-        self.name_test_databases()
-        plan = self.plan = self.plan_databases(list(aliases))
-        self.check_safety(plan)
+        self.signals.check()
+        self.real_databases = real_databases_now()
+        assert self.config is not None
+        self.saved_test_names = name_test_databases(self.mirrors, self.config.db_suffix)
+        plan = self.plan = plan_test_databases(list(aliases), self.mirrors, keepdb=self.keepdb)
+        check_plan_is_safe(plan.primaries, self.parallel)
         old_config: OldConfig = []
         try:
             self.lock_test_databases(plan)
@@ -428,7 +248,7 @@ class MultiDBRunner(DiscoverRunner):
             if self.debug_sql:
                 for alias in connections:
                     connections[alias].force_debug_cursor = True
-            self.check_interrupted()
+            self.signals.check()
         except BaseException:
             self.undo_setup(old_config)
             raise
@@ -444,7 +264,7 @@ class MultiDBRunner(DiscoverRunner):
     def prepare_database(self, alias: str, legacy_models: dict[str, list[legacy.ModelType]]) -> None:
         """Make a freshly migrated test database ready: legacy tables, stale clones gone, clones made."""
         assert self.plan is not None and self.real_databases is not None
-        self.check_interrupted()
+        self.signals.check()
         if legacy_models.get(alias):
             # Managed while created: the schema editor gives unmanaged models no indexes.
             with self.managed_flip.resumed():
@@ -459,7 +279,7 @@ class MultiDBRunner(DiscoverRunner):
         if self.clones is not None:
             with self.time_keeper.timed(f"  Cloning '{alias}'"):
                 self.clones.clone(alias)
-        self.check_interrupted()
+        self.signals.check()
 
     def undo_setup(self, old_config: OldConfig) -> None:
         """
@@ -468,9 +288,8 @@ class MultiDBRunner(DiscoverRunner):
         Clones first, while every alias still points at its test database;
         a signal now only is remembered, so that the cleanup completes.
         """
-        self.tearing_down = True
         try:
-            with ExitStack() as steps:
+            with self.signals.cleanup_protected(), ExitStack() as steps:
                 # Callbacks run last-in first-out: listed here in reverse order.
                 steps.callback(self.locks.release)
                 steps.callback(
@@ -485,8 +304,6 @@ class MultiDBRunner(DiscoverRunner):
         except Exception as exc:
             # The setup's own error is what the user needs to see.
             self.log(f"The cleanup after the failed setup did not complete: {exc}", level=40)
-        finally:
-            self.tearing_down = False
 
     def install_isolation(self) -> None:
         """Start tracking writes, flushing selectively and opening transactions lazily, as configured."""
@@ -507,33 +324,13 @@ class MultiDBRunner(DiscoverRunner):
             self.clones.destroy()
 
     def setup_legacy_models(self, plan: DatabasePlan) -> dict[str, list[legacy.ModelType]]:
-        """
-        Treat legacy models as managed and route them to their test databases.
-
-        Return the legacy models to create, keyed by the first alias of each
-        test database.
-        """
+        """Treat legacy models as managed and route them (unless --no-managed-legacy); return them by database."""
         assert self.config is not None
         if not self.config.managed_legacy:
             return {}
-        legacy_models = legacy.find_legacy_models()
-        if not legacy_models:
-            return {}
-        self.managed_flip.apply(legacy_models)
-        # Aliases sharing a test database count as that database's first alias.
-        database_of = {alias: first for first, aliases in plan.creations for alias in aliases}
-        route = dict(database_of)
-        route.update(
-            {mirror: database_of[primary] for mirror, primary in plan.mirrors.items() if primary in database_of}
-        )
-        by_alias = legacy.tables_by_alias(legacy_models, list(database_of), route)
-        by_database: dict[str, list[legacy.ModelType]] = {}
-        for alias, found in by_alias.items():
-            models = by_database.setdefault(database_of[alias], [])
-            models.extend(model for model in found if model not in models)
-        routed = {alias: by_database[first] for alias, first in database_of.items() if first in by_database}
-        self.legacy_router = legacy.LegacyTablesRouter(routed)
-        self.run_stack.enter_context(legacy.router_installed(self.legacy_router))
+        by_database, self.legacy_router = legacy.route_legacy_models(plan.creations, plan.mirrors, self.managed_flip)
+        if self.legacy_router is not None:
+            self.run_stack.enter_context(legacy.router_installed(self.legacy_router))
         return by_database
 
     def log_plan(self, plan: DatabasePlan) -> None:
@@ -551,7 +348,7 @@ class MultiDBRunner(DiscoverRunner):
         base = super().get_resultclass() or unittest.TextTestResult
         if self.config is not None and (self.config.junit_xml or self.config.durations_file):
             base = type(f"Recording{base.__name__}", (RecordingResult, base), {})
-        return type(base.__name__, (CurrentTestRecorder, base), {"current_test_box": self.current_test_box})
+        return type(base.__name__, (CurrentTestRecorder, base), {"current_test_box": self.signals.current_test_box})
 
     def write_reports(self, result: Any) -> None:
         """Write the JUnit XML report and the durations file, as configured."""
@@ -572,9 +369,20 @@ class MultiDBRunner(DiscoverRunner):
     # Parallel runs -----------------------------------------------------------
 
     def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> Any:
-        self.check_interrupted()
+        self.signals.check()
         if isinstance(suite, MultiDBParallelTestSuite):
-            suite.worker_state = self.worker_state(suite)
+            assert self.plan is not None
+            suite.worker_state = WorkerState.collect(
+                suite,
+                self.plan,
+                debug_mode=self.debug_mode,
+                snapshots=dict(self.clones.snapshots) if self.clones else {},
+                managed_models=self.managed_flip.flipped,
+                legacy_router=self.legacy_router,
+                class_databases=self.injector.given() if self.injector else {},
+                coverage=self.measurement is not None,
+                isolation=self.isolation_options(),
+            )
             assert self.config is not None
             suite.timeout = self.config.worker_timeout
             # Workers must not share the main process's open sockets.
@@ -585,39 +393,12 @@ class MultiDBRunner(DiscoverRunner):
         result = super().run_suite(suite, **kwargs)
         self.write_reports(result)
         self.report_db_usage()
-        self.check_interrupted()
+        self.signals.check()
         return result
 
-    def worker_state(self, suite: ParallelTestSuite) -> WorkerState:
-        """Collect what a worker needs to repeat this process's setup."""
-        assert self.plan is not None
-        process_setup = getattr(suite, "process_setup", None)
-        process_setup = getattr(process_setup, "__func__", process_setup)
-        return WorkerState(
-            start_method=multiprocessing.get_start_method(),
-            workers=suite.processes,
-            debug_mode=self.debug_mode,
-            settings={alias: dict(connections[alias].settings_dict) for alias in connections},
-            serialized={
-                alias: connections[alias]._test_serialized_contents  # type: ignore[attr-defined]
-                for alias in self.plan.primaries
-                if hasattr(connections[alias], "_test_serialized_contents")
-            },
-            creations=self.plan.creations,
-            mirrors=self.plan.mirrors,
-            snapshots=dict(self.clones.snapshots) if self.clones else {},
-            managed_models=[(m._meta.app_label, m._meta.model_name or "") for m in self.managed_flip.flipped],
-            legacy_routes=set(self.legacy_router.allowed) if self.legacy_router else set(),
-            class_databases=self.injector.given() if self.injector else {},
-            process_setup=None if process_setup is ParallelTestSuite.process_setup else process_setup,
-            process_setup_args=tuple(getattr(suite, "process_setup_args", ())),
-            coverage=self.measurement is not None,
-            isolation=self.isolation_options(),
-        )
-
     def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:  # type: ignore[override]
-        # From here on, a signal must not cut the cleanup short.
-        self.tearing_down = True
+        # From here on, to the end of the run, a signal must not cut the cleanup short.
+        self.signals.protecting_cleanup = True
         with ExitStack() as steps:
             # Callbacks run last-in first-out: listed here in reverse order.
             steps.callback(self.locks.release)
@@ -632,7 +413,7 @@ class MultiDBRunner(DiscoverRunner):
             steps.callback(self.destroy_clones)
             steps.callback(self.mirror_sharing.restore)
             steps.callback(self.remove_isolation)
-            if self.interrupted and self.keepdb:
+            if self.signals.interrupted and self.keepdb:
                 steps.callback(self.flush_interrupted_test, old_config)
 
     def flush_interrupted_test(self, old_config: OldConfig) -> None:
@@ -644,7 +425,7 @@ class MultiDBRunner(DiscoverRunner):
         are rolled back first (a TestCase test needs nothing more). Parallel
         workers write only to their clones, which are never reused.
         """
-        test, self.interrupted_test = self.interrupted_test, None
+        test, self.signals.interrupted_test = self.signals.interrupted_test, None
         reset_connections()
         if not isinstance(test, TransactionTestCase) or isinstance(test, TestCase):
             return
@@ -665,10 +446,10 @@ class MultiDBRunner(DiscoverRunner):
         with ExitStack() as steps:
             # Callbacks run last-in first-out: listed here in reverse order.
             steps.callback(self.run_stack.close)
-            steps.callback(self.restore_signal_handlers)
+            steps.callback(self.signals.restore)
             steps.callback(self.locks.release)
             steps.callback(self.restore_start_method)
-            steps.callback(self.restore_test_names)
+            steps.callback(restore_test_names, self.saved_test_names)
             steps.callback(self.managed_flip.restore)
             if self.injector is not None:
                 steps.callback(self.injector.restore)
@@ -678,11 +459,6 @@ class MultiDBRunner(DiscoverRunner):
     def remove_isolation(self) -> None:
         if self.isolation is not None:
             self.isolation.remove()
-
-    def restore_test_names(self) -> None:
-        for alias, name in self.saved_test_names.items():
-            connections[alias].settings_dict["TEST"]["NAME"] = name
-        self.saved_test_names.clear()
 
     def restore_start_method(self) -> None:
         if self.saved_start_method is not None:

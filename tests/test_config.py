@@ -173,7 +173,7 @@ class StockOptionPrefixTests(SimpleTestCase):
         return stock, ours
 
     def test_no_stock_option_is_a_prefix_of_ours(self):
-        from multidb_runner.runner import STOCK_OPTIONS_ON_SOME_PYTHONS
+        from multidb_runner.options import STOCK_OPTIONS_ON_SOME_PYTHONS
 
         stock, ours = self.parsers()
         stock_options = {option for action in stock._actions for option in action.option_strings}

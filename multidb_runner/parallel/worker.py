@@ -22,17 +22,19 @@ import sys
 import threading
 import time
 import unittest
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
 from django.db import connections
+from django.test.runner import ParallelTestSuite
 
 from ..isolation.layer import IsolationLayer, IsolationOptions
 from ..isolation.mirrors import CONNECTION_SETTINGS, MirrorSharing
 from ..planning.injection import all_aliases_skip_decorators, class_key, test_classes
+from ..planning.plan import DatabasePlan
 from ..setup.clones import is_in_memory
 from ..setup.databases import serialized_contents_reloaded_in_place
 from ..setup.legacy import LegacyTablesRouter, router_installed
@@ -93,6 +95,45 @@ class WorkerState:
     coverage: bool = False
     #: Write tracking, selective flush, lazy transactions, usage report.
     isolation: IsolationOptions = field(default_factory=IsolationOptions)
+
+    @classmethod
+    def collect(
+        cls,
+        suite: ParallelTestSuite,
+        plan: DatabasePlan,
+        *,
+        debug_mode: bool,
+        snapshots: dict[str, str],
+        managed_models: Sequence[Any],
+        legacy_router: LegacyTablesRouter | None,
+        class_databases: dict[str, frozenset[str]],
+        coverage: bool,
+        isolation: IsolationOptions,
+    ) -> WorkerState:
+        """Collect, in the main process, what a worker needs to repeat its setup."""
+        process_setup = getattr(suite, "process_setup", None)
+        process_setup = getattr(process_setup, "__func__", process_setup)
+        return cls(
+            start_method=multiprocessing.get_start_method(),
+            workers=suite.processes,
+            debug_mode=debug_mode,
+            settings={alias: dict(connections[alias].settings_dict) for alias in connections},
+            serialized={
+                alias: connections[alias]._test_serialized_contents  # type: ignore[attr-defined]
+                for alias in plan.primaries
+                if hasattr(connections[alias], "_test_serialized_contents")
+            },
+            creations=plan.creations,
+            mirrors=plan.mirrors,
+            snapshots=snapshots,
+            managed_models=[(model._meta.app_label, model._meta.model_name or "") for model in managed_models],
+            legacy_routes=set(legacy_router.allowed) if legacy_router else set(),
+            class_databases=class_databases,
+            process_setup=None if process_setup is ParallelTestSuite.process_setup else process_setup,
+            process_setup_args=tuple(getattr(suite, "process_setup_args", ())),
+            coverage=coverage,
+            isolation=isolation,
+        )
 
 
 @dataclass

@@ -12,7 +12,7 @@ resets include them like any other table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -264,3 +264,31 @@ def tables_by_alias(
         for alias in aliases_for_model(model, aliases, mirrors):
             result[alias].append(model)
     return {alias: found for alias, found in result.items() if found}
+
+
+def route_legacy_models(
+    creations: Sequence[tuple[str, Sequence[str]]], mirrors: Mapping[str, str], flip: ManagedFlip
+) -> tuple[dict[str, list[ModelType]], LegacyTablesRouter | None]:
+    """
+    Treat legacy models as managed and route them to their test databases.
+
+    ``creations`` is the plan's (first alias, aliases sharing its test
+    database). Return the legacy models to create, keyed by the first alias
+    of each test database, and the router that lets flush, loaddata and
+    sequence resets reach them (None when there are none).
+    """
+    legacy_models = find_legacy_models()
+    if not legacy_models:
+        return {}, None
+    flip.apply(legacy_models)
+    # Aliases sharing a test database count as that database's first alias.
+    database_of = {alias: first for first, aliases in creations for alias in aliases}
+    route = dict(database_of)
+    route.update({mirror: database_of[primary] for mirror, primary in mirrors.items() if primary in database_of})
+    by_alias = tables_by_alias(legacy_models, list(database_of), route)
+    by_database: dict[str, list[ModelType]] = {}
+    for alias, found in by_alias.items():
+        models = by_database.setdefault(database_of[alias], [])
+        models.extend(model for model in found if model not in models)
+    routed = {alias: by_database[first] for alias, first in database_of.items() if first in by_database}
+    return by_database, LegacyTablesRouter(routed)

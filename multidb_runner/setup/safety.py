@@ -151,3 +151,47 @@ class RealDatabases:
                 f"(a test database of alias {alias!r}): it is the real database of "
                 f"{describe_aliases(owners)}. It was left untouched."
             )
+
+
+def real_databases_now() -> RealDatabases:
+    """Record every alias's real database, before setup points any alias elsewhere."""
+    from django.db import connections
+
+    return RealDatabases.from_settings(
+        {alias: (connections[alias].vendor, connections[alias].settings_dict) for alias in connections}
+    )
+
+
+def check_plan_is_safe(primaries: Iterable[str], workers: int) -> None:
+    """
+    Refuse to create a test database, or a worker's clone of one, that is a configured real database.
+
+    ``primaries`` are the first alias of each test database to create;
+    ``workers`` is the number of parallel workers (1: no clones).
+    """
+    from django.db import connections
+
+    from .clones import clone_name
+    from .databases import test_database_name
+
+    test_databases = {}
+    clones = {}
+    for first in primaries:
+        connection = connections[first]
+        test_name = test_database_name(first)
+        test_databases[first] = database_identity(connection.vendor, connection.settings_dict, test_name)
+        if workers > 1:
+            clones[first] = [
+                database_identity(
+                    connection.vendor, connection.settings_dict, clone_name(connection.vendor, test_name, number)
+                )
+                for number in range(1, workers + 1)
+            ]
+    real_databases = {
+        alias: database_identity(
+            connections[alias].vendor, connections[alias].settings_dict, connections[alias].settings_dict["NAME"]
+        )
+        for alias in connections
+    }
+    check_test_databases_are_not_real(test_databases, real_databases)
+    check_clones_are_not_real(clones, real_databases)
