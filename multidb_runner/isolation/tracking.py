@@ -242,14 +242,18 @@ class WriteTracker:
 
     def install(self) -> None:
         """Watch every connection of this process, present and future."""
-        connection_created.connect(self.watch_new_connection, dispatch_uid=WATCH_UID, weak=False)
+        connection_created.connect(self.watch_new_connection, dispatch_uid=self.dispatch_uid, weak=False)
         for connection in connections.all():
             self.watch(connection)
 
     def uninstall(self) -> None:
-        connection_created.disconnect(dispatch_uid=WATCH_UID)
+        connection_created.disconnect(dispatch_uid=self.dispatch_uid)
         for connection in connections.all():
             self.unwatch(connection)
+
+    @property
+    def dispatch_uid(self) -> str:
+        return f"{WATCH_UID}.{id(self)}"
 
     def watch_new_connection(self, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
         self.watch(connection)
@@ -261,12 +265,12 @@ class WriteTracker:
         connection = primary_of(connection)
         if "make_cursor" not in vars(connection) and not hasattr(connection.make_cursor, "multidb_guard"):
             plain, debug = self.cursor_classes
-            connection.make_cursor = guarded(plain, connection)  # type: ignore[method-assign,assignment]
-            connection.make_debug_cursor = guarded(debug, connection)  # type: ignore[method-assign,assignment]
+            connection.make_cursor = guarded(plain, connection, self)  # type: ignore[method-assign,assignment]
+            connection.make_debug_cursor = guarded(debug, connection, self)  # type: ignore[method-assign,assignment]
 
     def unwatch(self, connection: BaseDatabaseWrapper) -> None:
         connection = primary_of(connection)
-        if hasattr(connection.make_cursor, "multidb_guard"):
+        if getattr(connection.make_cursor, "multidb_guard", None) is self:
             del connection.make_cursor
             del connection.make_debug_cursor
 
@@ -309,8 +313,10 @@ class CursorGuard:
         return super().callproc(procname, params, kparams)  # type: ignore[misc]
 
 
-def guarded(wrapper_class: type[CursorWrapper], connection: BaseDatabaseWrapper) -> Callable[[Any], CursorWrapper]:
+def guarded(
+    wrapper_class: type[CursorWrapper], connection: BaseDatabaseWrapper, tracker: WriteTracker
+) -> Callable[[Any], CursorWrapper]:
     """Return a ``make_cursor`` for ``connection`` that wraps cursors in ``wrapper_class``."""
     make = partial(wrapper_class, db=connection)
-    make.multidb_guard = True  # type: ignore[attr-defined]
+    make.multidb_guard = tracker  # type: ignore[attr-defined]
     return make
