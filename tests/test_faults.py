@@ -322,7 +322,7 @@ class DeadWorkerTests(FaultsTestCase):
         result = sandbox.run("test", *labels, "--noinput", "--parallel", "2", FAULTS_KILL_WORKER="1")
         self.assertEqual(result.returncode, 1, result)
         died = [line for line in result.stderr.splitlines() if line.startswith(WORKER_DIED)]
-        self.assertEqual(len(died), 1, result)
+        self.assertEqual(len(died), 1, f"expected one line starting {WORKER_DIED!r}\n{result!r}")
         self.assertIn("faultapp.tests.WorkerDies.test_dies", died[0], result)
         self.assertIn("exit code -9", died[0], result)
         self.assertRegex(died[0], r"\b\d+ tests? did not run", result)

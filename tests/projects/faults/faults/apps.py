@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class FaultsConfig(AppConfig):
+    name = "faults"
+
+    def ready(self):
+        from . import injection
+
+        injection.install()

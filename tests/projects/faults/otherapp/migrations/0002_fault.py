@@ -1,0 +1,11 @@
+from django.db import migrations
+
+from faults.injection import in_migration
+
+
+class Migration(migrations.Migration):
+    """The ``migrating`` phase of FAULTS_AT for ``other``."""
+
+    dependencies = [("otherapp", "0001_initial")]
+
+    operations = [migrations.RunPython(in_migration, migrations.RunPython.noop)]
