@@ -14,6 +14,7 @@ from django.db import connections
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 
 from multidb_runner.parallel import worker as workers
+from tests.legacyapp.models import Region
 from tests.testapp.models import Author
 
 
@@ -81,6 +82,26 @@ class FlushCommandTests(TransactionTestCase):
         Author.objects.using("other").create(name="flushed by the test")
         call_command("flush", verbosity=0, interactive=False, database="other")
         self.assertEqual(Author.objects.using("other").count(), 0)
+
+
+class RouterTests(SimpleTestCase):
+    """The runner's router for legacy tables is asked first, but is not in ``router.routers``."""
+
+    def test_only_the_projects_routers_are_listed(self):
+        from django.db import router
+
+        self.assertEqual([type(r).__name__ for r in router.routers], ["LegacyRouter"])
+        # The project's router refuses migrating legacyapp; the runner allows it where it made the tables.
+        self.assertIs(router.allow_migrate_model("legacy", Region), True)
+
+    def test_overriding_the_routers_shows_exactly_the_override(self):
+        from django.db import router
+        from django.test import override_settings
+
+        replacement = [object()]
+        with override_settings(DATABASE_ROUTERS=replacement):
+            self.assertEqual(router.routers, replacement)
+            self.assertIs(router.allow_migrate_model("legacy", Region), True)
 
 
 class WorkerIdTests(SimpleTestCase):

@@ -17,9 +17,9 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from django.apps import apps
-from django.core.signals import setting_changed
 from django.db import DatabaseError, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.utils import ConnectionRouter
 
 from ..errors import ConfigurationError
 
@@ -115,8 +115,9 @@ class LegacyTablesRouter:
     """
     Allow migrating a legacy model on the aliases where the runner gives it a table.
 
-    Installed first in the router chain for the run. It answers only for
-    those (alias, model) pairs and defers to the project's routers otherwise.
+    Asked before the project's routers for the run (``router_installed``).
+    It answers only for those (alias, model) pairs and defers to the
+    project's routers otherwise.
     """
 
     def __init__(self, tables_by_alias: Mapping[str, Iterable[ModelType]]) -> None:
@@ -135,24 +136,26 @@ class LegacyTablesRouter:
 @contextmanager
 def router_installed(legacy_router: LegacyTablesRouter) -> Iterator[None]:
     """
-    Keep ``legacy_router`` first in ``django.db.router`` while active.
+    Ask ``legacy_router`` before the project's routers while active.
 
-    ``override_settings(DATABASE_ROUTERS=...)`` rebuilds the router list; a
-    receiver puts the legacy router back in front each time.
+    Django's ``ConnectionRouter.allow_migrate`` consults it first; it never
+    appears in ``router.routers``, so code that reads or overrides the list
+    (``override_settings(DATABASE_ROUTERS=...)``) sees only the project's
+    routers, and the legacy tables stay reachable all the same.
     """
+    original = ConnectionRouter.__dict__["allow_migrate"]
 
-    def reinstall(*, setting: str, **kwargs: Any) -> None:
-        if setting == "DATABASE_ROUTERS" and legacy_router not in router.routers:
-            router.routers.insert(0, legacy_router)
+    def allow_migrate(self: ConnectionRouter, db: str, app_label: str, **hints: Any) -> bool:
+        answer = legacy_router.allow_migrate(db, app_label, **hints)
+        if answer is not None:
+            return answer
+        return original(self, db, app_label, **hints)  # type: ignore[no-any-return]
 
-    router.routers.insert(0, legacy_router)
-    setting_changed.connect(reinstall, weak=False)
+    setattr(ConnectionRouter, "allow_migrate", allow_migrate)  # noqa: B010
     try:
         yield
     finally:
-        setting_changed.disconnect(reinstall)
-        while legacy_router in router.routers:
-            router.routers.remove(legacy_router)
+        setattr(ConnectionRouter, "allow_migrate", original)  # noqa: B010
 
 
 def table_key(connection: BaseDatabaseWrapper) -> Callable[[str], str]:
