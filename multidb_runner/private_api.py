@@ -106,6 +106,12 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
         "the one step every test class runs in setUpClass: the start of a class, for the usage report",
     ),
     PrivateName(
+        "django.test.testcases.TransactionTestCase",
+        "_disallowed_database_msg",
+        "injection, worker",
+        "the failure of a query to an alias a --databases selection left out names the selection",
+    ),
+    PrivateName(
         "django.test.testcases",
         "_deferredSkip",
         "injection",

@@ -185,11 +185,13 @@ class MultiDBRunner(DiscoverRunner):
     def inject_databases(self, suite: unittest.TestSuite) -> None:
         """Give every test class of ``suite`` the aliases it may use."""
         assert self.config is not None
+        source = None
         if self.config.database_patterns is None:
             injected = usable_aliases(connections.settings)
         else:
             injected = select_aliases(self.config.database_patterns, connections, self.config.database_source)
-        self.injector = DatabasesInjector(injected, usable_aliases(connections.settings), self.mirrors)
+            source = self.config.database_source
+        self.injector = DatabasesInjector(injected, usable_aliases(connections.settings), self.mirrors, source)
         classes = test_classes(suite)
         # What each class declared itself, read before injection changes it.
         declared = {cls: self.injector.declared(cls) for cls in classes if issubclass(cls, TransactionTestCase)}
@@ -380,6 +382,7 @@ class MultiDBRunner(DiscoverRunner):
                 managed_models=self.managed_flip.flipped,
                 legacy_router=self.legacy_router,
                 class_databases=self.injector.given() if self.injector else {},
+                class_messages=self.injector.messages() if self.injector else {},
                 coverage=self.measurement is not None,
                 isolation=self.isolation_options(),
             )

@@ -174,13 +174,35 @@ class SelectionTests(ShopTestCase):
     def test_databases_flag_limits_injection_and_setup(self):
         label = "checks.test_undeclared.UndeclaredTestCase.test_rolled_back_everywhere"
         result = self.manage("test", label, "--databases", "default*,crm", "-v", "2")
-        self.assertFailedWith(result, "Database queries to 'tenant_a' are not allowed in this test")
+        # The failure says the selection narrowed the class, and how to widen it.
+        self.assertFailedWith(
+            result,
+            "Database queries to 'tenant_a' are not allowed in this test: "
+            "checks.test_undeclared.UndeclaredTestCase keeps Django's default databases, and the runner "
+            "gave it only the aliases selected by --databases (crm, default, default_RO). "
+            "Add 'tenant_a' to that selection (--databases or MULTIDB_RUNNER['DATABASES'])",
+        )
+        self.assertNotIn("Add 'tenant_a' to checks.test_undeclared.UndeclaredTestCase.databases", result.output)
         self.assertRegex(result.stdout, r"tenant_a\s+-\s+not used")
+        # The same in a spawned worker, where the class is imported afresh.
+        parallel = self.manage(
+            "test",
+            "checks.test_undeclared",
+            "--databases",
+            "default*,crm",
+            "--parallel",
+            "2",
+            "--start-method",
+            "spawn",
+        )
+        self.assertFailedWith(parallel, "the runner gave it only the aliases selected by --databases")
         self.assertPassed(self.manage("test", label, "--databases", "tenant_*,crm"), tests=1)
 
     def test_setting_selects_too(self):
         label = "checks.test_undeclared.UndeclaredTestCase.test_rolled_back_everywhere"
         self.assertPassed(self.manage("test", label, SHOP_MULTIDB_RUNNER='{"DATABASES": ["tenant_?", "crm"]}'), tests=1)
+        narrowed = self.manage("test", label, SHOP_MULTIDB_RUNNER='{"DATABASES": ["default*", "crm"]}')
+        self.assertFailedWith(narrowed, "the aliases selected by settings.MULTIDB_RUNNER['DATABASES']")
 
 
 class ConfigurationErrorTests(ShopTestCase):

@@ -52,6 +52,27 @@ class DatabasesInjectorTests(UnitTestCase):
                 cls = type("Undeclared", (base,), {"__module__": __name__})
                 self.assertEqual(self.inject(cls), frozenset({"default", "other"}))
 
+    def test_a_narrowed_class_names_the_selection_in_its_failures(self):
+        injector = DatabasesInjector(["default"], ALL, MIRRORS, "--databases")
+        cls = type("Undeclared", (TestCase,), {"__module__": __name__})
+        declared = type("Declared", (TestCase,), {"__module__": __name__, "databases": {"default"}})
+        injector.inject([cls, declared])
+        message = cls._disallowed_database_msg % {"operation": "queries", "alias": "other", "test": "m.Undeclared"}
+        self.assertIn("m.Undeclared keeps Django's default databases", message)
+        self.assertIn("the aliases selected by --databases (default)", message)
+        self.assertNotIn("_disallowed_database_msg", vars(declared))
+        self.assertEqual(injector.messages(), {f"{__name__}.Undeclared": vars(cls)["_disallowed_database_msg"]})
+        injector.restore()
+        self.assertNotIn("_disallowed_database_msg", vars(cls))
+        self.assertIs(cls._disallowed_database_msg, TestCase._disallowed_database_msg)
+
+    def test_every_alias_selected_keeps_djangos_message(self):
+        injector = DatabasesInjector(ALL, ALL, MIRRORS, "--databases")
+        cls = type("Undeclared", (TestCase,), {"__module__": __name__})
+        injector.inject([cls])
+        self.addCleanup(injector.restore)
+        self.assertNotIn("_disallowed_database_msg", vars(cls))
+
     def test_selected_mirror_brings_its_primary(self):
         injector = DatabasesInjector(["replica"], ALL, MIRRORS)
         cls = type("Undeclared", (TestCase,), {"__module__": __name__})

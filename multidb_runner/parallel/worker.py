@@ -95,6 +95,8 @@ class WorkerState:
     coverage: bool = False
     #: Write tracking, selective flush, lazy transactions, usage report.
     isolation: IsolationOptions = field(default_factory=IsolationOptions)
+    #: class_key -> the failure message of a class the --databases selection narrowed.
+    class_messages: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def collect(
@@ -107,6 +109,7 @@ class WorkerState:
         managed_models: Sequence[Any],
         legacy_router: LegacyTablesRouter | None,
         class_databases: dict[str, frozenset[str]],
+        class_messages: dict[str, str],
         coverage: bool,
         isolation: IsolationOptions,
     ) -> WorkerState:
@@ -133,6 +136,7 @@ class WorkerState:
             process_setup_args=tuple(getattr(suite, "process_setup_args", ())),
             coverage=coverage,
             isolation=isolation,
+            class_messages=class_messages,
         )
 
 
@@ -319,12 +323,17 @@ def switch_to_worker_databases(state: WorkerState, worker: int) -> None:
     sharing.install(state.mirrors)
 
 
-def apply_class_databases(suite: unittest.TestSuite, class_databases: Mapping[str, frozenset[str]]) -> None:
-    """Give each test class of ``suite`` the ``databases`` the runner gave it."""
+def apply_class_databases(
+    suite: unittest.TestSuite, class_databases: Mapping[str, frozenset[str]], class_messages: Mapping[str, str]
+) -> None:
+    """Give each test class of ``suite`` the ``databases`` (and failure message) the runner gave it."""
     for cls in test_classes(suite):
         databases = class_databases.get(class_key(cls))
         if databases is not None:
             cls.databases = databases  # type: ignore[assignment]
+        message = class_messages.get(class_key(cls))
+        if message is not None:
+            cls._disallowed_database_msg = message  # type: ignore[attr-defined]
 
 
 def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None, dict[str, set[str]]]:
@@ -340,7 +349,7 @@ def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None, dic
     runner_class, subsuite_index, subsuite, failfast, buffer = args
     worker = current
     if worker is not None:
-        apply_class_databases(subsuite, worker.state.class_databases)
+        apply_class_databases(subsuite, worker.state.class_databases, worker.state.class_messages)
     runner = runner_class(failfast=failfast, buffer=buffer)
     result = reporting_progress(timed(runner.resultclass), worker)()
     unittest.registerResult(result)

@@ -87,12 +87,40 @@ class DatabasesInjector:
         injected_aliases: Iterable[str],
         all_aliases: Iterable[str],
         mirrors: Mapping[str, str],
+        selection_source: str | None = None,
     ) -> None:
         self.injected_aliases = frozenset(with_primaries(injected_aliases, mirrors))
         self.all_aliases = frozenset(all_aliases)  # what "__all__" means: every usable alias
         self.mirrors = dict(mirrors)
+        #: Where a narrowed selection came from (``--databases``, the setting), named in failures.
+        self.selection_source = selection_source
         self.originals: dict[type, Any] = {}
+        #: class -> its own ``_disallowed_database_msg`` before the run (narrowed classes only).
+        self.original_messages: dict[type, Any] = {}
         self.installed_paths = third_party_paths()
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether classes keeping the default get fewer aliases than the project has."""
+        return self.selection_source is not None and not self.all_aliases <= self.injected_aliases
+
+    def narrowed_message(self) -> str:
+        """
+        Return Django's "queries to ... are not allowed" message, for a class the selection narrowed.
+
+        Django's own message asks to add the alias to the class's
+        ``databases``, which the class never declared: the fix is the
+        selection. A format string, as Django's (``%(alias)r``...).
+        """
+        selected = ", ".join(sorted(self.injected_aliases)).replace("%", "%%")
+        source = str(self.selection_source).replace("%", "%%")
+        return (
+            "Database %(operation)s to %(alias)r are not allowed in this test: %(test)s keeps "
+            f"Django's default databases, and the runner gave it only the aliases selected by "
+            f"{source} ({selected}). Add %(alias)r to that selection (--databases or "
+            "MULTIDB_RUNNER['DATABASES']), or declare the aliases the class uses in "
+            "%(test)s.databases."
+        )
 
     def databases_for(self, cls: type[SimpleTestCase]) -> frozenset[str] | None:
         """Return the aliases ``cls`` may use during the run, or None to leave it alone."""
@@ -124,6 +152,13 @@ class DatabasesInjector:
                 continue
             self.originals[cls] = vars(cls).get("databases", _MISSING)
             setattr(cls, "databases", databases)  # noqa: B010 - any class, not only SimpleTestCase
+            if databases is self.injected_aliases and self.narrowed:
+                self.original_messages[cls] = vars(cls).get("_disallowed_database_msg", _MISSING)
+                setattr(cls, "_disallowed_database_msg", self.narrowed_message())  # noqa: B010
+
+    def messages(self) -> dict[str, str]:
+        """Return the failure message of each narrowed class, keyed by ``module.qualname`` (for workers)."""
+        return {class_key(cls): vars(cls)["_disallowed_database_msg"] for cls in self.original_messages}
 
     def given(self) -> dict[str, frozenset[str]]:
         """Return what each injected class was given, keyed by ``module.qualname``."""
@@ -138,6 +173,13 @@ class DatabasesInjector:
             else:
                 setattr(cls, "databases", original)  # noqa: B010
         self.originals.clear()
+        for cls, original in self.original_messages.items():
+            if original is _MISSING:
+                if "_disallowed_database_msg" in vars(cls):
+                    delattr(cls, "_disallowed_database_msg")
+            else:
+                setattr(cls, "_disallowed_database_msg", original)  # noqa: B010
+        self.original_messages.clear()
 
 
 DeferredSkip = Callable[[Callable[[], bool], str, str], Callable[[Any], Any]]
