@@ -25,7 +25,8 @@ from .planning.injection import DatabasesInjector, all_aliases_skip_decorators, 
 from .planning.plan import DatabasePlan
 from .planning.sharding import assign_shards, shard_key
 from .reports import coverage_support
-from .reports.results import RecordingResult, read_durations, write_durations, write_junit_xml
+from .reports.durations import read_durations, write_durations
+from .reports.results import RecordingResult, write_junit_xml
 from .reports.usage import ClassDatabases, format_usage_report
 from .setup import legacy
 from .setup.clones import WorkerClones, remove_stale_clones
@@ -360,7 +361,7 @@ class MultiDBRunner(DiscoverRunner):
             write_junit_xml(self.config.junit_xml, result.records)
             self.log(f"JUnit XML report written to {self.config.junit_xml}.")
         if self.config.durations_file and result.records:
-            write_durations(self.config.durations_file, result.class_durations())
+            write_durations(self.config.durations_file, result.class_durations(), self.config.shard)
 
     def report_db_usage(self) -> None:
         """Print which databases each test class was given and used (--report-db-usage)."""

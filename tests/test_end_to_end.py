@@ -401,6 +401,22 @@ class ShardTests(ShopTestCase):
         shard_classes = [set(json.loads((self.db_dir / f"durations-{i}.json").read_text())["classes"]) for i in (1, 2)]
         self.assertEqual(shard_classes[0], set(recorded))
 
+    def test_shards_sharing_one_durations_file_run_every_test_once(self):
+        durations = self.db_dir / "durations.json"
+        self.assertPassed(self.manage("test", "--durations-file", str(durations)), tests=9)
+        _, everything = self.reported_ids()
+        # Two rounds of two shards run one after another on one file (one
+        # machine, a shared CI cache): each round splits the suite exactly.
+        for round_number in (1, 2):
+            shards = [
+                self.reported_ids("--shard", f"{index}/2", "--durations-file", str(durations))[1] for index in (1, 2)
+            ]
+            with self.subTest(round=round_number):
+                self.assertEqual(shards[0] | shards[1], everything)
+                self.assertEqual(shards[0] & shards[1], set())
+            # The round is complete: nothing waits in the file.
+            self.assertEqual(set(json.loads(durations.read_text())), {"format", "classes"})
+
 
 class JUnitXmlTests(ShopTestCase):
     def test_report_under_parallel_has_per_test_times_and_outcomes(self):

@@ -10,7 +10,6 @@ on older Pythons).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -19,10 +18,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from ..errors import ConfigurationError
-
-DURATIONS_FORMAT = 1
 
 
 @dataclass
@@ -119,41 +114,6 @@ class RecordingResult(unittest.TextTestResult):
             if record.duration is not None and record.outcome != "skipped":
                 totals[record.class_name] = totals.get(record.class_name, 0.0) + record.duration
         return totals
-
-
-def read_durations(path: str) -> dict[str, float]:
-    """Read class durations from ``path``; a missing file is an empty one."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(
-            f"--durations-file {path!r} cannot be read ({exc}); give a file written by an "
-            "earlier run, or a path that does not exist yet."
-        ) from None
-    classes = data.get("classes") if isinstance(data, dict) else None
-    if not isinstance(classes, dict) or not all(isinstance(v, int | float) for v in classes.values()):
-        raise ConfigurationError(
-            f"--durations-file {path!r} is not a durations file written by multidb_runner "
-            '(expected {"format": 1, "classes": {"app.tests.SomeTests": 1.5, ...}}).'
-        )
-    return {str(name): float(value) for name, value in classes.items()}
-
-
-def write_durations(path: str, measured: Mapping[str, float]) -> None:
-    """Merge ``measured`` class durations into ``path`` (others are kept), atomically."""
-    try:
-        durations = read_durations(path)
-    except ConfigurationError:
-        durations = {}
-    durations.update({name: round(value, 4) for name, value in measured.items()})
-    partial = f"{path}.partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump({"format": DURATIONS_FORMAT, "classes": dict(sorted(durations.items()))}, handle, indent=1)
-        handle.write("\n")
-    os.replace(partial, path)
 
 
 def write_junit_xml(path: str, records: Mapping[str, TestRecord], name: str = "multidb_runner") -> None:
