@@ -40,6 +40,7 @@ class RunnerConfig:
     selective_flush: bool = True
     lazy_transactions: bool = True
     report_db_usage: bool = False
+    read_only_mirrors: bool = True
 
 
 def split_alias_list(value: str) -> tuple[str, ...]:
@@ -123,6 +124,7 @@ def build_config(
     selective_flush: bool | None = None,
     lazy_transactions: bool | None = None,
     report_db_usage: bool | None = None,
+    read_only_mirrors: bool | None = None,
 ) -> RunnerConfig:
     """Merge command-line options over the setting; flags win."""
     setting = read_setting()
@@ -145,6 +147,7 @@ def build_config(
         "selective_flush": selective_flush,
         "lazy_transactions": lazy_transactions,
         "report_db_usage": report_db_usage,
+        "read_only_mirrors": read_only_mirrors,
     }
     switches = {
         name: setting[key] if flags[name] is None else bool(flags[name]) for key, name in BOOLEAN_SETTINGS.items()

@@ -200,6 +200,20 @@ OPTIONS: tuple[Option, ...] = (
         boolean=True,
     ),
     Option(
+        "read_only_mirrors",
+        "READ_ONLY_MIRRORS",
+        True,
+        setting_help=(
+            "Refuse writes sent through a TEST['MIRROR'] alias, as its read replica "
+            "would in production (False: let them reach the primary)."
+        ),
+        help=(
+            "Refuse writes sent through a TEST['MIRROR'] alias, as a read replica "
+            "would (default), or let them reach the primary with --no-read-only-mirrors."
+        ),
+        boolean=True,
+    ),
+    Option(
         "start_method",
         "START_METHOD",
         None,

@@ -62,8 +62,9 @@ class MultiDBRunner(DiscoverRunner):
 
         ``databases``, ``managed_legacy``, ``worker_timeout``, ``start_method``,
         ``db_suffix``, ``shard``, ``durations_file``, ``junit_xml``,
-        ``coverage``, ``selective_flush``, ``lazy_transactions`` and
-        ``report_db_usage``: None (the default) leaves each to the setting.
+        ``coverage``, ``selective_flush``, ``lazy_transactions``,
+        ``report_db_usage`` and ``read_only_mirrors``: None (the default)
+        leaves each to the setting.
         """
         # The runner's own options, checked against the setting when the run starts.
         self.options: dict[str, Any] = {option.dest: kwargs.pop(option.dest, None) for option in options.OPTIONS}
@@ -319,6 +320,15 @@ class MultiDBRunner(DiscoverRunner):
             selective_flush=self.config.selective_flush,
             lazy_transactions=self.config.lazy_transactions,
             report_usage=self.config.report_db_usage,
+            read_only_mirrors=self.read_only_mirrors() if self.config.read_only_mirrors else frozenset(),
+        )
+
+    def read_only_mirrors(self) -> frozenset[str]:
+        """Return the mirrors whose writes are refused: all but those with ``TEST['READ_ONLY'] = False``."""
+        return frozenset(
+            mirror
+            for mirror in self.mirrors
+            if connections[mirror].settings_dict["TEST"].get("READ_ONLY", True) is not False
         )
 
     def destroy_clones(self) -> None:

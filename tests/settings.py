@@ -65,15 +65,18 @@ if BACKEND in ("sqlite", "sqlite-memory"):
 
     DATABASES = {alias: sqlite(alias) for alias in ("default", "other", "legacy")}
     DATABASES["replica"] = {**sqlite("replica"), "TEST": {"MIRROR": "default"}}
-    # A replica of the replica: a chain of mirrors that ends at default.
-    DATABASES["replica2"] = {**sqlite("replica2"), "TEST": {"MIRROR": "replica"}}
+    # A replica of the replica: a chain of mirrors that ends at default, and
+    # writable (TEST['READ_ONLY'] = False), where "replica" refuses writes.
+    DATABASES["replica2"] = {**sqlite("replica2"), "TEST": {"MIRROR": "replica", "READ_ONLY": False}}
 elif BACKEND in ("postgresql", "mariadb"):
     engine = "django.db.backends.postgresql" if BACKEND == "postgresql" else "django.db.backends.mysql"
     DATABASES = {alias: server_database(engine, f"multidb_{alias}") for alias in ("default", "other", "legacy")}
     # A replica reached with a read-only user, as in production: in tests it
     # must use the primary's credentials.
     DATABASES["replica"] = server_database(engine, "multidb_replica", read_only=True, TEST={"MIRROR": "default"})
-    DATABASES["replica2"] = server_database(engine, "multidb_replica2", read_only=True, TEST={"MIRROR": "replica"})
+    DATABASES["replica2"] = server_database(
+        engine, "multidb_replica2", read_only=True, TEST={"MIRROR": "replica", "READ_ONLY": False}
+    )
 else:
     raise RuntimeError(f"MULTIDB_TEST_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql, mariadb.")
 

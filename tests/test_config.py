@@ -17,6 +17,7 @@ class BuildConfigTests(SimpleTestCase):
         self.assertTrue(config.selective_flush)
         self.assertTrue(config.lazy_transactions)
         self.assertFalse(config.report_db_usage)
+        self.assertTrue(config.read_only_mirrors)
         self.assertEqual(
             set(DEFAULTS),
             {
@@ -32,6 +33,7 @@ class BuildConfigTests(SimpleTestCase):
                 "SELECTIVE_FLUSH",
                 "LAZY_TRANSACTIONS",
                 "REPORT_DB_USAGE",
+                "READ_ONLY_MIRRORS",
             },
         )
 
@@ -53,7 +55,7 @@ class BuildConfigTests(SimpleTestCase):
             ConfigurationError,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
             "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_TRANSACTIONS, "
-            "MANAGED_LEGACY, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
+            "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
         ):
             build_config()
 

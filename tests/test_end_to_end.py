@@ -80,9 +80,22 @@ class MirrorTests(ShopTestCase):
             connection.execute("DELETE FROM orders_order")
         connection.close()
 
+        # The runner refuses the write, as the production replica would.
         ours = self.manage("test", "checks.test_replica_only", "-v", "2")
         self.assertPassed(ours, tests=1)
+        self.assertIn(
+            "WRITE REFUSED: ReadOnlyMirrorError: Refusing an INSERT statement sent through 'default_RO', "
+            "a read replica in production (DATABASES['default_RO']['TEST']['MIRROR'] reads 'default')",
+            ours.stdout,
+        )
         self.assertRegex(ours.stdout, r"default\s+\S*test_default\.sqlite3\s+created")
+        # A replica writable in production: the write lands in default's test database.
+        writable = self.manage("test", "checks.test_replica_only", SHOP_WRITABLE_REPLICA="1")
+        self.assertPassed(writable, tests=1)
+        self.assertIn("WRITE ACCEPTED", writable.stdout)
+        # So does any mirror's with --no-read-only-mirrors.
+        unchecked = self.manage("test", "checks.test_replica_only", "--no-read-only-mirrors")
+        self.assertIn("WRITE ACCEPTED", unchecked.stdout)
         self.assertEqual(sqlite_rows(real_default, count), [(0,)])
         self.assertEqual(self.files(), ["default.sqlite3"])
 
@@ -239,7 +252,7 @@ class ConfigurationErrorTests(ShopTestCase):
             result,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
             "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_TRANSACTIONS, "
-            "MANAGED_LEGACY, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
+            "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
         )
 
     def test_report_in_a_missing_folder(self):

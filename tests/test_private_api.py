@@ -22,6 +22,8 @@ NOT_PRIVATE_API = {
     "_started",  # RecordingResult's own attribute
     "_exit",  # os._exit: public despite its name
     "_primary",  # MirrorConnection's own attribute
+    "_cursor",  # ReadOnlyCursor's own attributes
+    "_check",
 }
 #: ``django.test.runner._init_worker`` and the like, named in docstrings and comments.
 LITERAL = re.compile(r"``[^`]*``")

@@ -13,6 +13,7 @@ recorded, since the clones start afresh).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +23,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 
 from .flushing import SelectiveFlush
-from .mirrors import set_mirror_use_hook
+from .mirrors import set_mirror_statement_check, set_mirror_use_hook
 from .patches import ClassPatches
+from .read_only import MirrorGuard
 from .tracking import WriteTracker
 from .transactions import LazyTransactions
 from .usage import DatabaseUsage, quieted
@@ -36,10 +38,12 @@ class IsolationOptions:
     selective_flush: bool = True
     lazy_transactions: bool = True
     report_usage: bool = False
+    #: The mirrors whose writes are refused (as their production replicas would).
+    read_only_mirrors: frozenset[str] = frozenset()
 
     @property
     def anything(self) -> bool:
-        return self.selective_flush or self.lazy_transactions or self.report_usage
+        return self.selective_flush or self.lazy_transactions or self.report_usage or bool(self.read_only_mirrors)
 
 
 class IsolationLayer:
@@ -94,6 +98,29 @@ class IsolationLayer:
         for (owner, name), step in steps.items():
             if step is not originals[(owner, name)]:
                 patches.replace(owner, name, step)
+        if self.options.read_only_mirrors:
+            self.tracker.mirror_guard = self.mirror_guard()
+            self.set_statement_checks()
+
+    def mirror_guard(self) -> MirrorGuard:
+        """Return the check of writes through the read-only mirrors."""
+        tracker = self.tracker
+
+        def writing_functions(primary: str) -> frozenset[str]:
+            facts = tracker.facts.get(primary)
+            return frozenset(facts.writing_functions) if facts is not None else frozenset()
+
+        return MirrorGuard(self.mirrors, self.options.read_only_mirrors, writing_functions)
+
+    def set_statement_checks(self) -> None:
+        """Have this thread's read-only mirror connections refuse writes."""
+        guard = self.tracker.mirror_guard
+        for mirror in self.mirrors:
+            check = None
+            if guard is not None and mirror in guard.read_only:
+                vendor = connections[mirror].vendor
+                check = functools.partial(guard.check, mirror, vendor)
+            set_mirror_statement_check(connections[mirror], check)
 
     def set_mirror_hooks(self, on_use: Any) -> None:
         """Tell this thread's mirror connections whom to tell when a cursor is taken through them."""
@@ -105,9 +132,11 @@ class IsolationLayer:
         self.tracker.forget()
         self.usage.take()
         self.tracker.install()
+        # The worker's own mirror connections, made when it switched to its clones.
         if self.options.report_usage:
-            # The worker's own mirror connections, made when it switched to its clones.
             self.set_mirror_hooks(self.usage.note)
+        if self.options.read_only_mirrors:
+            self.set_statement_checks()
 
     def remove(self) -> None:
         """Switch everything off; Django's classes are as they were before ``install()``."""
@@ -115,7 +144,9 @@ class IsolationLayer:
             return
         self.installed = False
         self.tracker.on_use = None
+        self.tracker.mirror_guard = None
         self.set_mirror_hooks(None)
+        self.set_statement_checks()
         self.transactions.forget()
         self.patches.restore()
         self.tracker.uninstall()

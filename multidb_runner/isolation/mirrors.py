@@ -23,6 +23,8 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import SimpleTestCase
 
+from .read_only import ReadOnlyCursor
+
 #: The settings that say where and as whom to connect.
 CONNECTION_SETTINGS = ("NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
 
@@ -72,6 +74,8 @@ class MirrorConnection:
         object.__setattr__(self, "settings_dict", settings_dict)
         #: Called with the mirror's alias when a cursor is taken through it (the usage report).
         object.__setattr__(self, "_on_use", None)
+        #: Called with each statement sent through a cursor taken through it (read-only mirrors).
+        object.__setattr__(self, "_check_statement", None)
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # noqa: D105 - lets isinstance() see a database wrapper
@@ -84,18 +88,32 @@ class MirrorConnection:
             attribute = getattr(type(primary), name).__get__(primary)
         else:
             attribute = getattr(primary, name)
+        if name not in CURSOR_METHODS:
+            return attribute
         on_use = object.__getattribute__(self, "_on_use")
-        if name in CURSOR_METHODS and on_use is not None:
-            return self.noting_use(attribute, on_use)
-        return attribute
+        check_statement = object.__getattribute__(self, "_check_statement")
+        if on_use is None and check_statement is None:
+            return attribute
+        return self.watched_cursor(attribute, on_use, check_statement)
 
-    def noting_use(self, method: Callable[..., Any], on_use: Callable[[str], None]) -> Callable[..., Any]:
-        """Wrap a cursor method so that calling it (not merely looking it up) counts as using the mirror."""
+    def watched_cursor(
+        self,
+        method: Callable[..., Any],
+        on_use: Callable[[str], None] | None,
+        check_statement: Callable[[Any], None] | None,
+    ) -> Callable[..., Any]:
+        """
+        Wrap a cursor method of the mirror: calling it counts as using the mirror, and its writes are refused.
+
+        Calling it, not merely looking it up, is what counts.
+        """
         alias = object.__getattribute__(self, "alias")
 
         def cursor(*args: Any, **kwargs: Any) -> Any:
-            on_use(alias)
-            return method(*args, **kwargs)
+            if on_use is not None:
+                on_use(alias)
+            taken = method(*args, **kwargs)
+            return ReadOnlyCursor(taken, check_statement) if check_statement is not None else taken
 
         return cursor
 
@@ -123,6 +141,12 @@ def set_mirror_use_hook(connection: Any, on_use: Callable[[str], None] | None) -
     """Have the mirror ``connection`` (if it is a MirrorConnection) call ``on_use`` when a cursor is taken."""
     if type(cast(object, connection)) is MirrorConnection:
         object.__setattr__(connection, "_on_use", on_use)
+
+
+def set_mirror_statement_check(connection: Any, check_statement: Callable[[Any], None] | None) -> None:
+    """Have the mirror ``connection`` (if it is a MirrorConnection) check each statement sent through it."""
+    if type(cast(object, connection)) is MirrorConnection:
+        object.__setattr__(connection, "_check_statement", check_statement)
 
 
 class MirrorSharing:

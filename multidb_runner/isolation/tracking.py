@@ -38,6 +38,7 @@ from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 from .mirrors import primary_of
+from .read_only import MirrorGuard
 from .side_effects import DatabaseFacts, read_facts
 from .statements import TableName, classify
 
@@ -90,6 +91,8 @@ class WriteTracker:
         self.flushable: dict[tuple[str, int, tuple[str, ...]], set[str]] = {}
         #: Called with an alias whenever a statement runs on it (the usage report).
         self.on_use: Callable[[str], None] | None = None
+        #: Refuses writes sent through read-only mirrors' own connections (None: no check).
+        self.mirror_guard: MirrorGuard | None = None
         #: Off until the first flush: before it, every alias counts as written
         #: anyway, so a suite's TestCases (which Django runs first) pay nothing.
         self.recording = False
@@ -300,6 +303,9 @@ class CursorGuard:
 
     def note(self, sql: Any) -> None:
         tracker = self.tracker
+        if tracker.mirror_guard is not None:
+            # A mirror's own connection (outside the test thread): refuse writes first.
+            tracker.mirror_guard.check(self.db.alias, self.db.vendor, sql)
         if tracker.recording or tracker.on_use is not None:
             tracker.note_statement(self.db, sql)
 

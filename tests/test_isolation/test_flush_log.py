@@ -117,7 +117,8 @@ class SelectiveFlushTests(NothingSurvivesMixin, TransactionTestCase):
         self.expect_flush(other=["isolationapp_tag"])
 
     def test_write_through_the_mirror(self):
-        Parent.objects.using("replica").create(name="via replica")
+        # replica2 is the suite's writable mirror (TEST['READ_ONLY'] = False).
+        Parent.objects.using("replica2").create(name="via replica2")
         self.assertEqual(Parent.objects.using("default").count(), 1)
         self.expect_flush(default=["isolationapp_parent"])
 

@@ -100,8 +100,9 @@ class OrmWriteTests(NothingSurvivesMixin, TransactionTestCase):
                 self.assertEqual(AuditEntry.objects.using(alias).count(), 1)
 
     def test_write_through_the_mirror(self):
-        Parent.objects.using("replica").create(name="through the replica")
-        with connections["replica"].cursor() as cursor:
+        # replica2 is the suite's writable mirror (TEST['READ_ONLY'] = False).
+        Parent.objects.using("replica2").create(name="through the replica")
+        with connections["replica2"].cursor() as cursor:
             cursor.execute("INSERT INTO isolationapp_tag (name, uses) VALUES (%s, %s)", ["raw via replica", 0])
         self.assertEqual(Parent.objects.using("default").get().name, "through the replica")
         self.assertEqual(Tag.objects.using("default").get().name, "raw via replica")
@@ -168,7 +169,7 @@ class OtherThreadTests(NothingSurvivesMixin, TransactionTestCase):
             try:
                 for alias in ALIASES:
                     Parent.objects.using(alias).create(name=f"thread on {alias}")
-                Tag.objects.using("replica").create(name="thread via replica")
+                Tag.objects.using("replica2").create(name="thread via replica")
                 # A chain of mirrors: filed under default, the chain's end (and flushed there).
                 Child.objects.using("replica2").create(
                     parent=Parent.objects.using("default").get(name="thread on default"), name="via replica2"

@@ -49,6 +49,10 @@ DATABASES = {
     "tenant_b": sqlite("tenant_b"),
 }
 
+if os.environ.get("SHOP_WRITABLE_REPLICA") == "1":
+    # A replica that is writable in production: the runner lets writes through.
+    DATABASES["default_RO"]["TEST"]["READ_ONLY"] = False
+
 if os.environ.get("SHOP_CLOBBER") == "1":
     # A mistake seen in the wild: the test database of 'tenant_b' is the real 'crm'.
     DATABASES["tenant_b"]["TEST"] = {"NAME": DATABASES["crm"]["NAME"]}
