@@ -165,5 +165,32 @@ class ClassifierTests(UnitTestCase):
                 self.assertIsNone(refused_write(sql, "postgresql"))
 
     def test_functions_the_database_says_write(self):
-        self.assertEqual(refused_write("SELECT bump(1)", "postgresql", {"bump"}), "a call of bump(), which may write")
+        self.assertEqual(
+            refused_write("SELECT bump(1)", "postgresql", {"bump"}), "a call of bump() (a function that may write)"
+        )
         self.assertIsNone(refused_write("SELECT upper('a')", "postgresql", {"bump"}))
+
+
+class WritingFunctionTests(TransactionTestCase):
+    """A function the database says writes is refused once the runner has read the database's functions."""
+
+    def test_call_of_a_writing_function(self):
+        from tests.test_isolation.support import runner_option
+
+        vendor = connections["replica"].vendor
+        if vendor not in ("postgresql", "mysql"):
+            self.skipTest("isolationapp's writing function exists on PostgreSQL and MariaDB")
+        if not runner_option("selective_flush"):
+            self.skipTest("the database's functions are read by the selective flush")
+        # The first flush of each alias reads its database's functions.
+        self._fixture_teardown()
+        with self.assertRaisesMessage(
+            ReadOnlyMirrorError,
+            "Refusing a call of isolationapp_add_parent() (a function that may write) sent through 'replica'",
+        ):
+            with connections["replica"].cursor() as cursor:
+                cursor.execute("SELECT isolationapp_add_parent(%s)", ["through the replica"])
+        # A function that only reads is not refused.
+        with connections["replica"].cursor() as cursor:
+            cursor.execute("SELECT UPPER(%s)", ["read"])
+            self.assertEqual(cursor.fetchone()[0], "READ")

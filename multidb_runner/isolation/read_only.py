@@ -63,7 +63,7 @@ def refused_write(sql: Any, vendor: str, writing_functions: Collection[str] = ()
     if writing_functions:
         written = sorted(classify(sql, vendor).calls & set(writing_functions))
         if written:
-            return f"a call of {written[0]}(), which may write"
+            return f"a call of {written[0]}() (a function that may write)"
     return None
 
 
