@@ -339,6 +339,20 @@ class StockFlagsTests(ShopTestCase):
 
 
 @only_with_backend("sqlite")
+class UnmanagedTwinWithoutRouterTests(SimpleTestCase):
+    """Django's system checks see unmanaged models as written, not as the run treats them."""
+
+    def test_checks_pass_and_the_twin_reads_the_table(self):
+        db_dir = make_temp_dir(self)
+        result = run_manage("twins", "test", env={"TWINS_DB_DIR": str(db_dir)})
+        self.assertEqual(result.returncode, 0, result)
+        self.assertIn("System check identified no issues", result.output)
+        self.assertNotIn("models.E028", result.output)
+        self.assertIn("Ran 1 test", result.stderr)
+        self.assertEqual(sorted(path.name for path in db_dir.iterdir()), [])
+
+
+@only_with_backend("sqlite")
 class EmptyDefaultTests(SimpleTestCase):
     """``default = {}`` with every model routed elsewhere: default is not injected."""
 
