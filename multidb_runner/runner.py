@@ -302,17 +302,7 @@ class MultiDBRunner(DiscoverRunner):
         """
         try:
             with self.signals.cleanup_protected(), ExitStack() as steps:
-                # Callbacks run last-in first-out: listed here in reverse order.
-                steps.callback(self.locks.release)
-                steps.callback(
-                    destroy_test_databases,
-                    old_config,
-                    verbosity=self.verbosity,
-                    keepdb=self.keepdb,
-                    real_databases=self.real_databases,
-                )
-                steps.callback(self.destroy_clones)
-                steps.callback(self.mirror_sharing.restore)
+                self.add_cleanup_steps(steps, old_config)
         except Exception as exc:
             # The setup's own error is what the user needs to see.
             self.log(f"The cleanup after the failed setup did not complete: {exc}", level=40)
@@ -422,21 +412,31 @@ class MultiDBRunner(DiscoverRunner):
         # From here on, to the end of the run, a signal must not cut the cleanup short.
         self.signals.protecting_cleanup = True
         with ExitStack() as steps:
-            # Callbacks run last-in first-out: listed here in reverse order.
-            steps.callback(self.locks.release)
-            steps.callback(
-                destroy_test_databases,
-                old_config,
-                verbosity=self.verbosity,
-                keepdb=self.keepdb,
-                real_databases=self.real_databases,
-            )
-            # Clones first, while every alias still points at its test database.
-            steps.callback(self.destroy_clones)
-            steps.callback(self.mirror_sharing.restore)
+            self.add_cleanup_steps(steps, old_config)
+            # These run first (last-in first-out).
             steps.callback(self.remove_isolation)
             if self.signals.interrupted and self.keepdb:
                 steps.callback(self.flush_interrupted_test, old_config)
+
+    def add_cleanup_steps(self, steps: ExitStack, old_config: OldConfig) -> None:
+        """
+        Add the cleanup to ``steps``: mirrors back, clones, then test databases, then unlock.
+
+        Every step runs even if one fails. Clones go first, while every
+        alias still points at its test database; the locks last, once
+        nothing of this run is left.
+        """
+        # Callbacks run last-in first-out: listed here in reverse order.
+        steps.callback(self.locks.release)
+        steps.callback(
+            destroy_test_databases,
+            old_config,
+            verbosity=self.verbosity,
+            keepdb=self.keepdb,
+            real_databases=self.real_databases,
+        )
+        steps.callback(self.destroy_clones)
+        steps.callback(self.mirror_sharing.restore)
 
     def flush_interrupted_test(self, old_config: OldConfig) -> None:
         """

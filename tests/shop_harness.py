@@ -136,6 +136,17 @@ class ShopTestCase(SimpleTestCase):
         """Return the SQLite files in the folder, journals and lock files included."""
         return sorted(path.name for path in self.db_dir.iterdir() if ".sqlite3" in path.name)
 
+    def make_real_crm(self):
+        """Make the real ``crm`` database file, with a row of precious data."""
+        import sqlite3
+
+        real_crm = self.db_dir / "crm.sqlite3"
+        with sqlite3.connect(real_crm) as connection:
+            connection.execute("CREATE TABLE precious (value TEXT)")
+            connection.execute("INSERT INTO precious VALUES ('customer data')")
+        connection.close()
+        return real_crm
+
     def assertPassed(self, result, tests=None):
         self.assertEqual(result.returncode, 0, result)
         self.assertRegex(result.stderr, PASSED, result)

@@ -273,14 +273,6 @@ class ConfigurationErrorTests(ShopTestCase):
 
 
 class RealDatabaseSafetyTests(ShopTestCase):
-    def make_real_crm(self):
-        real_crm = self.db_dir / "crm.sqlite3"
-        with sqlite3.connect(real_crm) as connection:
-            connection.execute("CREATE TABLE precious (value TEXT)")
-            connection.execute("INSERT INTO precious VALUES ('customer data')")
-        connection.close()
-        return real_crm
-
     def test_refuses_to_create_a_test_database_over_a_real_one(self):
         real_crm = self.make_real_crm()
         result = self.manage("test", "--noinput", SHOP_CLOBBER="1")

@@ -8,7 +8,6 @@ the same situations is asserted in ``test_end_to_end`` and
 ``test_parallel_end_to_end``.
 """
 
-import sqlite3
 import unittest
 
 import django
@@ -20,14 +19,6 @@ SCENARIOS = "parallel_checks.scenarios"
 
 
 class StockDestroysARealDatabaseTests(ShopTestCase):
-    def make_real_crm(self):
-        real_crm = self.db_dir / "crm.sqlite3"
-        with sqlite3.connect(real_crm) as connection:
-            connection.execute("CREATE TABLE precious (value TEXT)")
-            connection.execute("INSERT INTO precious VALUES ('customer data')")
-        connection.close()
-        return real_crm
-
     def test_stock_django_destroys_it(self):
         real_crm = self.make_real_crm()
         stock = self.manage(
