@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .errors import ConfigurationError
+from .isolation.read_only import ReadOnlyMirrorError
 from .options import DEFAULTS
 from .runner import MultiDBRunner
 
 __version__ = "0.1.0"
 
-__all__ = ["DEFAULTS", "ConfigurationError", "MultiDBRunner", "__version__"]
+__all__ = ["DEFAULTS", "ConfigurationError", "MultiDBRunner", "ReadOnlyMirrorError", "__version__"]

@@ -12,7 +12,8 @@ from unittest import TestCase as UnitTestCase
 from django.db import DatabaseError, connections, transaction
 from django.test import TestCase, TransactionTestCase
 
-from multidb_runner.isolation.read_only import ReadOnlyMirrorError, refused_write
+from multidb_runner import ReadOnlyMirrorError
+from multidb_runner.isolation.read_only import refused_write
 from tests.testapp.models import Author, Book
 
 
