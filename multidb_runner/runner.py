@@ -228,7 +228,7 @@ class MultiDBRunner(DiscoverRunner):
         assert self.config is not None
         self.saved_test_names = name_test_databases(self.mirrors, self.config.db_suffix)
         plan = self.plan = plan_test_databases(list(aliases), self.mirrors, keepdb=self.keepdb)
-        check_plan_is_safe(plan.primaries, self.parallel)
+        check_plan_is_safe(plan.primaries, self.parallel, self.real_databases)
         old_config: OldConfig = []
         try:
             self.lock_test_databases(plan)

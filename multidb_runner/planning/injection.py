@@ -167,19 +167,19 @@ class DatabasesInjector:
     def restore(self) -> None:
         """Put back every class's own ``databases``, as it was before the run."""
         for cls, original in self.originals.items():
-            if original is _MISSING:
-                if "databases" in vars(cls):
-                    delattr(cls, "databases")
-            else:
-                setattr(cls, "databases", original)  # noqa: B010
+            restore_attribute(cls, "databases", original)
         self.originals.clear()
         for cls, original in self.original_messages.items():
-            if original is _MISSING:
-                if "_disallowed_database_msg" in vars(cls):
-                    delattr(cls, "_disallowed_database_msg")
-            else:
-                setattr(cls, "_disallowed_database_msg", original)  # noqa: B010
+            restore_attribute(cls, "_disallowed_database_msg", original)
         self.original_messages.clear()
+
+
+def restore_attribute(cls: type, name: str, original: Any) -> None:
+    """Give ``cls`` back its own ``name`` as it was (``_MISSING``: it had none)."""
+    if original is not _MISSING:
+        setattr(cls, name, original)
+    elif name in vars(cls):
+        delattr(cls, name)
 
 
 DeferredSkip = Callable[[Callable[[], bool], str, str], Callable[[Any], Any]]

@@ -50,6 +50,13 @@ def database_identity(vendor: str, settings_dict: Mapping[str, object], name: ob
     return DatabaseIdentity(vendor, host, port, name)
 
 
+def owners_of(identity: DatabaseIdentity | None, real_databases: Mapping[str, DatabaseIdentity | None]) -> list[str]:
+    """Return the aliases whose real database ``identity`` is (none for an in-memory database)."""
+    if identity is None:
+        return []
+    return [alias for alias, real in real_databases.items() if real == identity]
+
+
 def check_test_databases_are_not_real(
     test_databases: Mapping[str, DatabaseIdentity | None],
     real_databases: Mapping[str, DatabaseIdentity | None],
@@ -62,10 +69,8 @@ def check_test_databases_are_not_real(
     its real database.
     """
     for alias, test_identity in test_databases.items():
-        if test_identity is None:
-            continue
-        clashes = [other for other, real in real_databases.items() if real == test_identity]
-        if clashes:
+        clashes = owners_of(test_identity, real_databases)
+        if test_identity is not None and clashes:
             raise ConfigurationError(
                 f"Refusing to run: the test database of alias {alias!r} "
                 f"({test_identity.name!r}) is the real database of "
@@ -88,10 +93,8 @@ def check_clones_are_not_real(
     """
     for alias, identities in clones.items():
         for number, identity in enumerate(identities, start=1):
-            if identity is None:
-                continue
-            clashes = [other for other, real in real_databases.items() if real == identity]
-            if clashes:
+            clashes = owners_of(identity, real_databases)
+            if identity is not None and clashes:
                 raise ConfigurationError(
                     f"Refusing to run: worker {number}'s clone of the test database of alias "
                     f"{alias!r} would be {identity.name!r}, the real database of "
@@ -137,10 +140,7 @@ class RealDatabases:
 
     def owners(self, vendor: str, settings_dict: Mapping[str, object], name: object) -> list[str]:
         """Return the aliases whose real database ``name`` (on that server) is."""
-        identity = database_identity(vendor, settings_dict, name)
-        if identity is None:
-            return []
-        return [alias for alias, real in self.identities.items() if real == identity]
+        return owners_of(database_identity(vendor, settings_dict, name), self.identities)
 
     def check_destroyable(self, alias: str, vendor: str, settings_dict: Mapping[str, object], name: object) -> None:
         """Raise UnsafeDestruction if database ``name`` of ``alias``'s server is a real database."""
@@ -162,7 +162,7 @@ def real_databases_now() -> RealDatabases:
     )
 
 
-def check_plan_is_safe(primaries: Iterable[str], workers: int) -> None:
+def check_plan_is_safe(primaries: Iterable[str], workers: int, real_databases: RealDatabases) -> None:
     """
     Refuse to create a test database, or a worker's clone of one, that is a configured real database.
 
@@ -187,11 +187,5 @@ def check_plan_is_safe(primaries: Iterable[str], workers: int) -> None:
                 )
                 for number in range(1, workers + 1)
             ]
-    real_databases = {
-        alias: database_identity(
-            connections[alias].vendor, connections[alias].settings_dict, connections[alias].settings_dict["NAME"]
-        )
-        for alias in connections
-    }
-    check_test_databases_are_not_real(test_databases, real_databases)
-    check_clones_are_not_real(clones, real_databases)
+    check_test_databases_are_not_real(test_databases, real_databases.identities)
+    check_clones_are_not_real(clones, real_databases.identities)
