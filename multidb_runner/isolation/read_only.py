@@ -21,6 +21,7 @@ never checked.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
+from functools import lru_cache
 from typing import Any
 
 from django.db import DatabaseError
@@ -48,6 +49,24 @@ def refused_write(sql: Any, vendor: str, writing_functions: Collection[str] = ()
     """
     if not isinstance(sql, str):
         return None
+    refusal = statement_refusal(sql, vendor)
+    if refusal is not None:
+        return refusal
+    if writing_functions:
+        written = sorted(classify(sql, vendor).calls & set(writing_functions))
+        if written:
+            return f"a call of {written[0]}() (a function that may write)"
+    return None
+
+
+@lru_cache(maxsize=8192)
+def statement_refusal(sql: str, vendor: str) -> str | None:
+    """
+    Return what makes ``sql`` itself a write a replica refuses, or None (cached).
+
+    Every statement sent through a mirror is checked, reads included: the
+    same SQL is read once per process.
+    """
     try:
         tokens = tokenize(sql, vendor)
     except UnreadableStatement:
@@ -60,10 +79,6 @@ def refused_write(sql: Any, vendor: str, writing_functions: Collection[str] = ()
             effect = statement_effect(statement)
             if effect.tables and effect.whole is None:
                 return "a data-modifying WITH statement" if head == "with" else "a COPY into a table"
-    if writing_functions:
-        written = sorted(classify(sql, vendor).calls & set(writing_functions))
-        if written:
-            return f"a call of {written[0]}() (a function that may write)"
     return None
 
 
