@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,21 +57,29 @@ def subprocess_environment(repo: Path, backend: str, timings: Path, variant: Var
     return environment
 
 
-def test_command(python: str, variant: Variant, parallel: bool) -> list[str]:
-    """Return the ``manage.py test`` command of a run."""
+def test_command(python: str, variant: Variant, parallel: bool, labels: Sequence[str] = ()) -> list[str]:
+    """Return the ``manage.py test`` command of a run: the whole suite, or only ``labels``."""
     command = [python, "manage.py", "test", "--noinput", "--testrunner", variant.runner, *variant.extra_args]
     if parallel:
         command += ["--parallel", str(PARALLEL_WORKERS)]
-    return command
+    return command + list(labels)
 
 
 def run_variant(
-    *, python: str, repo: Path, project: Path, backend: str, variant: Variant, parallel: bool, expected_tests: int
+    *,
+    python: str,
+    repo: Path,
+    project: Path,
+    backend: str,
+    variant: Variant,
+    parallel: bool,
+    expected_tests: int,
+    labels: Sequence[str] = (),
 ) -> Measurement:
     """Run ``variant`` once in ``project`` and return its timings; raise BenchmarkRunFailed if anything is off."""
     timings = project / "timings.jsonl"
     timings.unlink(missing_ok=True)
-    command = test_command(python, variant, parallel)
+    command = test_command(python, variant, parallel, labels)
     environment = subprocess_environment(repo, backend, timings, variant)
     start = time.perf_counter()
     try:

@@ -23,6 +23,8 @@ class Block:
     description: str
     variants: list[str]
     runs: dict[str, list[Measurement]] = field(default_factory=dict)
+    #: The phases shown, with their ratios: the in-process phases, or the whole process ("wall") first.
+    phases: tuple[str, ...] = ("tests", "setup")
 
     def add(self, variant: str, measurement: Measurement) -> None:
         self.runs.setdefault(variant, []).append(measurement)
@@ -42,12 +44,14 @@ class Block:
     def format(self) -> str:
         """Return the block as a plain-text table."""
         width = max(len("variant"), *(len(name) for name in self.variants)) + 2
-        lines = [self.title(), f"{'variant':<{width}}  tests(s)  ratio   setup(s)  ratio"]
+        columns = [(phase, 10 if index == 0 else 11) for index, phase in enumerate(self.phases)]
+        header = "".join(f"{phase + '(s)':>{column}}{'ratio':>7}" for phase, column in columns)
+        lines = [self.title(), f"{'variant':<{width}}{header}"]
         for name in self.variants:
-            lines.append(
-                f"{name:<{width}}{self.median(name, 'tests'):>10.2f}{self.ratio(name, 'tests'):>7.2f}"
-                f"{self.median(name, 'setup'):>11.2f}{self.ratio(name, 'setup'):>7.2f}"
+            cells = "".join(
+                f"{self.median(name, phase):>{column}.2f}{self.ratio(name, phase):>7.2f}" for phase, column in columns
             )
+            lines.append(f"{name:<{width}}{cells}")
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, object]:
@@ -62,7 +66,7 @@ class Block:
                 name: {
                     "runs": [asdict(run) for run in self.runs[name]],
                     "median": {phase: self.median(name, phase) for phase in ("tests", "setup", "wall")},
-                    "ratio": {phase: self.ratio(name, phase) for phase in ("tests", "setup")},
+                    "ratio": {phase: self.ratio(name, phase) for phase in self.phases},
                 }
                 for name in self.variants
             },

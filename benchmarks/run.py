@@ -6,7 +6,9 @@ Usage: ``python benchmarks/run.py --backends sqlite,postgresql,mariadb --modes s
 (see benchmarks/README.md). Each variant runs ``manage.py test`` in a
 subprocess, ``--repeats`` times, the variants taking turns so that a noisy
 moment of the machine is spread over all of them; the tables show the
-median of each phase and its ratio to the baseline variant.
+median of each phase and its ratio to the baseline variant. The inner loop
+(``--projects inner-loop``) runs one class of the multi-database project and
+times the whole process, with and without ``--keepdb``.
 """
 
 from __future__ import annotations
@@ -22,17 +24,19 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from measure import BenchmarkRunFailed, run_variant, subprocess_environment
+from measure import BenchmarkRunFailed, Measurement, run_variant, subprocess_environment
 from project_writer import write_project
 from results import Block
-from shapes import PROJECT_KINDS, ProjectShape, project_shape
-from variants import MULTIDB, Variant, supports_flags, variants_for
+from shapes import INNER_LOOP, PROJECT_KINDS, InnerLoopCase, ProjectShape, inner_loop_cases, project_shape
+from variants import CLEANUP, MULTIDB, Variant, inner_loop_variants, supports_flags, variants_for
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 MODES = ("serial", "parallel")
 #: The environment variables each server backend needs (written by .ci/servers.sh to DIR/env).
 SERVER_VARIABLES = {"postgresql": ("PG_HOST", "PG_USER"), "mariadb": ("MYSQL_HOST", "MYSQL_USER")}
+#: The phases of the inner loop's tables: the whole process first, then the two phases timed inside it.
+WALL_PHASES = ("wall", "setup", "tests")
 #: The driver each backend imports, checked before anything runs.
 DRIVERS = {"sqlite": "sqlite3", "postgresql": "psycopg", "mariadb": "MySQLdb"}
 
@@ -71,7 +75,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="LIST",
         type=choices(PROJECT_KINDS),
         default=list(PROJECT_KINDS),
-        help="Comma-separated: multi, single-ttc, single-testcase (default: all).",
+        help="Comma-separated: multi, single-ttc, single-testcase, inner-loop (default: all).",
     )
     parser.add_argument("--repeats", metavar="N", type=int, default=3, help="Runs of each variant (default: 3).")
     parser.add_argument(
@@ -169,6 +173,98 @@ def run_block(
     return block
 
 
+def run_inner_loop_block(
+    args: argparse.Namespace, shape: ProjectShape, project: Path, backend: str, case: InnerLoopCase, keepdb: bool
+) -> Block:
+    """
+    Run one class of the project, whole process, under each inner-loop variant ``--repeats`` times, taking turns.
+
+    With ``--keepdb``, each variant first runs once untimed, so that the
+    test databases it keeps exist before the timed runs.
+    """
+    variants = inner_loop_variants(keepdb)
+    mode = "serial --keepdb" if keepdb else "serial"
+    mirrors = len(shape.mirrors)
+    description = (
+        f"inner loop, whole process: {case.describe()} of {INNER_LOOP} "
+        f"({len(shape.aliases)} aliases + {mirrors} mirror{'s' if mirrors != 1 else ''} x {shape.tables} tables)"
+    )
+    block = Block(
+        backend, mode, f"{INNER_LOOP}-{case.name}", description, [v.name for v in variants], phases=WALL_PHASES
+    )
+
+    def run(variant: Variant) -> Measurement:
+        return run_variant(
+            python=args.python,
+            repo=REPO,
+            project=project,
+            backend=backend,
+            variant=variant,
+            parallel=False,
+            expected_tests=case.test_count,
+            labels=[case.label],
+        )
+
+    if keepdb:
+        for variant in variants:
+            measurement = run(variant)
+            progress(f"  [{backend} {mode} {block.project}] warm-up {variant.name}: wall {measurement.wall:.2f}s")
+    for repeat in range(args.repeats):
+        shift = repeat % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            measurement = run(variant)
+            block.add(variant.name, measurement)
+            progress(
+                f"  [{backend} {mode} {block.project}] {repeat + 1}/{args.repeats} {variant.name}: "
+                f"wall {measurement.wall:.2f}s (setup {measurement.setup:.2f}s, tests {measurement.tests:.2f}s)"
+            )
+    return block
+
+
+def run_inner_loop(args: argparse.Namespace, shape: ProjectShape, project: Path, backend: str) -> list[Block]:
+    """
+    Run the inner loop on one backend: every class, without then with ``--keepdb``; print and return the blocks.
+
+    The runs without ``--keepdb`` come first, since each of them destroys
+    its test databases at the end; the kept databases are dropped at the
+    end by an untimed run that sets up every alias without ``--keepdb``.
+    """
+    blocks = []
+    cases = inner_loop_cases(shape)
+    for keepdb in (False, True):
+        for case in cases:
+            block = run_inner_loop_block(args, shape, project, backend, case, keepdb)
+            blocks.append(block)
+            print(block.format() + "\n", flush=True)
+    run_variant(
+        python=args.python,
+        repo=REPO,
+        project=project,
+        backend=backend,
+        variant=CLEANUP,
+        parallel=False,
+        expected_tests=cases[0].test_count,
+        labels=[cases[0].label],
+    )
+    return blocks
+
+
+def inner_loop_summary(blocks: Sequence[Block]) -> str:
+    """Return one line per inner-loop block: the median wall time of each variant, and the runner's ratio."""
+    lines = [
+        "Inner loop, whole process: median wall time (s), and multidb / stock-exact",
+        f"{'backend':<12}{'class':<10}{'':<10}{'stock-exact':>12}{'multidb':>10}{'ratio':>8}",
+    ]
+    for block in blocks:
+        case = block.project.removeprefix(f"{INNER_LOOP}-")
+        keepdb = "--keepdb" if block.mode.endswith("--keepdb") else ""
+        lines.append(
+            f"{block.backend:<12}{case:<10}{keepdb:<10}{block.median('stock-exact', 'wall'):>12.2f}"
+            f"{block.median('multidb', 'wall'):>10.2f}{block.ratio('multidb', 'wall'):>7.2f}x"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     started = time.perf_counter()
@@ -176,15 +272,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mdbbench_"))
     workdir.mkdir(parents=True, exist_ok=True)
     blocks: list[Block] = []
+    inner_blocks: list[Block] = []
     try:
         projects = {}
         for kind in args.projects:
             shape = project_shape(kind, args.classes, args.tables)
             projects[kind] = (shape, write_project(shape, workdir / kind))
-        with_full = full_variant_available(args.python, next(iter(projects.values()))[1])
+        inner_loop = projects.pop(INNER_LOOP, None)
+        if inner_loop is not None:
+            # Its runs are short: compile it now, so that no timed run pays for writing the bytecode.
+            subprocess.run([args.python, "-m", "compileall", "-q", str(inner_loop[1])], check=True)
+        with_full = bool(projects) and full_variant_available(args.python, next(iter(projects.values()))[1])
         progress(
             f"Django {django_version}, projects in {workdir}"
-            + ("" if with_full else "; multidb-full skipped (no --no-selective-flush/--no-lazy-transactions)")
+            + (
+                ""
+                if with_full or not projects
+                else "; multidb-full skipped (no --no-selective-flush/--no-lazy-transactions)"
+            )
         )
         for backend in args.backends:
             for mode in args.modes:
@@ -192,11 +297,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     block = run_block(args, shape, project, backend, mode, with_full)
                     blocks.append(block)
                     print(block.format() + "\n", flush=True)
+            if inner_loop is not None:
+                # One class runs in one process even with --parallel: the inner loop runs once per backend.
+                inner_blocks += run_inner_loop(args, *inner_loop, backend)
+        blocks += inner_blocks
     except BenchmarkRunFailed as error:
         print(error, file=sys.stderr)
         print(f"The projects are kept in {workdir}.", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started
+    if inner_blocks:
+        print(inner_loop_summary(inner_blocks) + "\n")
     print(f"Total time: {elapsed / 60:.1f} min ({elapsed:.0f}s), Django {django_version}.")
     if args.json:
         report = {

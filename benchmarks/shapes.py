@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The sample projects: how many aliases, and whether half of the classes are TransactionTestCases.
-PROJECT_KINDS = ("multi", "single-ttc", "single-testcase")
+#: The projects whose whole suite is run: how many aliases, and whether half of the classes are TransactionTestCases.
+SUITE_KINDS = ("multi", "single-ttc", "single-testcase")
+#: The project of the inner loop: the multi-database project, of which one class is run at a time.
+INNER_LOOP = "inner-loop"
+PROJECT_KINDS = (*SUITE_KINDS, INNER_LOOP)
 #: Tests in each generated class (PairWrites in the template's bench_suite.py).
 TESTS_PER_CLASS = 3
 MULTI_ALIASES = ("default", "db_1", "db_2", "db_3")
+#: Read replicas (``TEST["MIRROR"]`` aliases) and their primaries; no test uses them.
+MULTI_MIRRORS = (("replica", "default"),)
+INNER_LOOP_MIRRORS = (("replica", "default"), ("replica_1", "db_1"))
 
 
 @dataclass(frozen=True)
@@ -30,13 +36,14 @@ class TestClassSpec:
 
 @dataclass(frozen=True)
 class ProjectShape:
-    """A sample project: ``app_k`` on ``aliases[k]``, each with ``tables`` models."""
+    """A sample project: ``app_k`` on ``aliases[k]``, each with ``tables`` models, and mirrors no test uses."""
 
     kind: str
     aliases: tuple[str, ...]
     tables: int
     classes: int
     with_transaction_test_cases: bool
+    mirrors: tuple[tuple[str, str], ...] = ()
 
     @property
     def apps(self) -> dict[str, str]:
@@ -71,12 +78,14 @@ def project_shape(kind: str, classes: int, tables: int) -> ProjectShape:
         raise ValueError("Each app needs at least 2 tables: a parent and a child.")
     if classes < 1:
         raise ValueError("The suite needs at least one test class.")
+    multi = kind in ("multi", INNER_LOOP)
     return ProjectShape(
         kind=kind,
-        aliases=MULTI_ALIASES if kind == "multi" else ("default",),
+        aliases=MULTI_ALIASES if multi else ("default",),
         tables=tables,
         classes=classes,
         with_transaction_test_cases=kind != "single-testcase",
+        mirrors=INNER_LOOP_MIRRORS if kind == INNER_LOOP else MULTI_MIRRORS if multi else (),
     )
 
 
@@ -106,3 +115,41 @@ def test_class_specs(shape: ProjectShape) -> list[TestClassSpec]:
             )
         )
     return specs
+
+
+@dataclass(frozen=True)
+class InnerLoopCase:
+    """One class of the inner loop: its name in the results, and the ``manage.py test`` label that runs it."""
+
+    name: str
+    label: str
+    transactional: bool
+
+    @property
+    def test_count(self) -> int:
+        return TESTS_PER_CLASS
+
+    def describe(self) -> str:
+        """Return a one-line summary, such as ``app_0.tests.Transaction000 (TransactionTestCase, default only)``."""
+        return f"{self.label} ({'TransactionTestCase' if self.transactional else 'TestCase'}, default only)"
+
+
+def inner_loop_cases(shape: ProjectShape) -> list[InnerLoopCase]:
+    """
+    Return the classes of the inner loop: the first TransactionTestCase and the first TestCase using ``default``.
+
+    A kind the suite has no class of on ``default`` (too few ``--classes``) is left out.
+    """
+    cases = []
+    for transactional, name in ((True, "ttc"), (False, "testcase")):
+        spec = next(
+            (
+                spec
+                for spec in test_class_specs(shape)
+                if spec.alias == "default" and spec.transactional == transactional
+            ),
+            None,
+        )
+        if spec is not None:
+            cases.append(InnerLoopCase(name, f"{spec.app}.tests.{spec.name}", transactional))
+    return cases

@@ -49,6 +49,21 @@ def variants_for(shape: ProjectShape, with_full: bool) -> list[Variant]:
     return variants
 
 
+def inner_loop_variants(keepdb: bool) -> list[Variant]:
+    """
+    Return the variants of the inner loop (one class, whole process); the first is the baseline.
+
+    The class declares exactly ``{"default"}`` under stock Django, and
+    nothing under the runner.
+    """
+    extra_args = ("--keepdb",) if keepdb else ()
+    return [Variant("stock-exact", STOCK, extra_args, declare_exact=True), Variant("multidb", MULTIDB, extra_args)]
+
+
+#: An untimed run without --keepdb that sets up every alias and destroys it: it drops what the inner loop kept.
+CLEANUP = Variant("cleanup", NAIVE)
+
+
 def supports_flags(help_text: str, flags: tuple[str, ...] = FULL_WORK_FLAGS) -> bool:
     """Return True if every flag in ``flags`` appears as a whole option in ``manage.py test --help`` output."""
     return all(re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", help_text) for flag in flags)

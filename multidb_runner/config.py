@@ -39,6 +39,7 @@ class RunnerConfig:
     coverage: bool = False
     selective_flush: bool = True
     lazy_transactions: bool = True
+    lazy_setup: bool = True
     report_db_usage: bool = False
     read_only_mirrors: bool = True
 
@@ -123,6 +124,7 @@ def build_config(
     coverage: bool | None = None,
     selective_flush: bool | None = None,
     lazy_transactions: bool | None = None,
+    lazy_setup: bool | None = None,
     report_db_usage: bool | None = None,
     read_only_mirrors: bool | None = None,
 ) -> RunnerConfig:
@@ -146,6 +148,7 @@ def build_config(
         "coverage": coverage,
         "selective_flush": selective_flush,
         "lazy_transactions": lazy_transactions,
+        "lazy_setup": lazy_setup,
         "report_db_usage": report_db_usage,
         "read_only_mirrors": read_only_mirrors,
     }

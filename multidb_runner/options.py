@@ -175,6 +175,20 @@ OPTIONS: tuple[Option, ...] = (
         boolean=True,
     ),
     Option(
+        "lazy_setup",
+        "LAZY_SETUP",
+        True,
+        setting_help=(
+            "In a serial run, create a test database when a test first uses it, unless "
+            "some test class declares it (False: create every database before the tests)."
+        ),
+        help=(
+            "In a serial run, create a test database only when a test first uses it "
+            "(default), or every database before the tests with --no-lazy-setup."
+        ),
+        boolean=True,
+    ),
+    Option(
         "lazy_transactions",
         "LAZY_TRANSACTIONS",
         True,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
+import threading
 import unittest
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -29,6 +31,7 @@ from .reports.durations import read_durations, write_durations
 from .reports.results import RecordingResult, write_junit_xml
 from .reports.usage import ClassDatabases, format_usage_report
 from .setup import legacy
+from .setup.catalog import is_in_memory_name
 from .setup.clones import WorkerClones, remove_stale_clones
 from .setup.databases import (
     OldConfig,
@@ -38,6 +41,7 @@ from .setup.databases import (
     serialized_contents_reloaded_in_place,
     test_database_name,
 )
+from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, unobserved_by_test
 from .setup.locks import TestDatabaseLocks
 from .setup.naming import name_test_databases, plan_test_databases, restore_test_names
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
@@ -87,6 +91,14 @@ class MultiDBRunner(DiscoverRunner):
         self.class_databases: dict[str, ClassDatabases] = {}
         self.mirror_sharing = MirrorSharing()
         self.managed_flip = legacy.ManagedFlip()
+        #: Every alias some test class of the suite declared itself (with its primaries).
+        self.declared_aliases: frozenset[str] = frozenset()
+        self.serialized_aliases: set[str] | None = None
+        self.legacy_models: dict[str, list[legacy.ModelType]] = {}
+        #: The run's test databases (Django's ``old_config``); set-up on first use adds to it.
+        self.old_config: OldConfig = []
+        self.lazy_setup: LazyTestDatabases | None = None
+        self.run_start: RunStartState | None = None
         self.run_stack = ExitStack()
         # Test modules may be imported as soon as the runner exists (the
         # suite is built later), so fix their skip decorators from now on.
@@ -196,7 +208,10 @@ class MultiDBRunner(DiscoverRunner):
         self.injector = DatabasesInjector(injected, usable_aliases(connections.settings), self.mirrors, source)
         classes = test_classes(suite)
         # What each class declared itself, read before injection changes it.
-        declared = {cls: self.injector.declared(cls) for cls in classes if issubclass(cls, TransactionTestCase)}
+        declared = {cls: self.injector.declared(cls) for cls in classes}
+        # SimpleTestCase classes too: stock Django sets up what they declare.
+        self.declared_aliases = frozenset().union(*(aliases for aliases in declared.values() if aliases is not None))
+        declared = {cls: aliases for cls, aliases in declared.items() if issubclass(cls, TransactionTestCase)}
         self.injector.inject(classes)
         self.class_databases = {
             class_key(cls): ClassDatabases(declared=declaration, given=frozenset(cls.databases))
@@ -213,7 +228,14 @@ class MultiDBRunner(DiscoverRunner):
         return databases
 
     def run_checks(self, databases: Any) -> None:
-        """Run Django's system checks on the models as written: legacy models unmanaged again."""
+        """
+        Run Django's system checks on the models as written: legacy models unmanaged again.
+
+        The checks that need a database run on those set up now; a database
+        set up on first use gets Django's database checks then.
+        """
+        if self.lazy_setup is not None:
+            databases = [alias for alias in databases if alias not in self.lazy_setup.pending]
         # Two unmanaged models over one table, or one over a managed model's
         # table, are fine as written, and errors (models.E028, fields.E340)
         # once both count as managed.
@@ -221,18 +243,28 @@ class MultiDBRunner(DiscoverRunner):
             super().run_checks(databases)
 
     def setup_databases(self, **kwargs: Any) -> OldConfig:  # type: ignore[override]
+        """
+        Set up the test databases the tests need before they start; leave the others to their first use.
+
+        In a serial run, a database no test class declared is set up when a
+        test first uses it (``setup/lazy.py``); in a parallel run every
+        database is set up now, before the workers start, so that they
+        never race to create one.
+        """
         aliases = kwargs.get("aliases") or {}
-        serialized_aliases = kwargs.get("serialized_aliases")
+        self.serialized_aliases = kwargs.get("serialized_aliases")
         self.signals.check()
         self.real_databases = real_databases_now()
         assert self.config is not None
         self.saved_test_names = name_test_databases(self.mirrors, self.config.db_suffix)
         plan = self.plan = plan_test_databases(list(aliases), self.mirrors, keepdb=self.keepdb)
         check_plan_is_safe(plan.primaries, self.parallel, self.real_databases)
+        plan.on_first_use = self.databases_set_up_on_first_use(plan)
         old_config: OldConfig = []
+        self.old_config = old_config
         try:
-            self.lock_test_databases(plan)
-            legacy_models = self.setup_legacy_models(plan)
+            self.lock_test_databases(plan.eager_creations)
+            self.legacy_models = self.setup_legacy_models(plan)
             if self.parallel > 1:
                 self.clones = WorkerClones(
                     workers=self.parallel,
@@ -241,22 +273,14 @@ class MultiDBRunner(DiscoverRunner):
                     keepdb=self.keepdb,
                     real_databases=self.real_databases,
                 )
-            with self.managed_flip.suspended():
-                create_test_databases(
-                    plan,
-                    into=old_config,
-                    verbosity=self.verbosity,
-                    interactive=self.interactive,
-                    keepdb=self.keepdb,
-                    time_keeper=self.time_keeper,
-                    prepare_database=lambda alias: self.prepare_database(alias, legacy_models),
-                )
-            self.mirror_sharing.install(plan.mirrors)
-            serialize_test_databases(
-                alias
-                for alias in plan.primaries
-                if serialized_aliases is None or any(a in serialized_aliases for a in dict(plan.creations)[alias])
-            )
+            self.create_databases(plan.eager_creations, old_config, verbosity=self.verbosity)
+            for mirror, primary in plan.mirrors.items():
+                if plan.database_of(primary) in plan.on_first_use:
+                    # Its primary's connection, set up when first used through either.
+                    self.mirror_sharing.share_connection(mirror, primary)
+                else:
+                    self.mirror_sharing.install({mirror: primary})
+            serialize_test_databases(first for first, sharing in plan.eager_creations if self.serializes(sharing))
             if self.debug_sql:
                 for alias in connections:
                     connections[alias].force_debug_cursor = True
@@ -264,13 +288,108 @@ class MultiDBRunner(DiscoverRunner):
         except BaseException:
             self.undo_setup(old_config)
             raise
-        self.log_plan(plan)
         self.install_isolation()
         return old_config
 
-    def lock_test_databases(self, plan: DatabasePlan) -> None:
-        """Lock every test database of the plan, or refuse to run if a live run holds one."""
-        for first in plan.primaries:
+    def databases_set_up_on_first_use(self, plan: DatabasePlan) -> set[str]:
+        """
+        Return the first aliases of the databases to set up when a test first uses them.
+
+        Those no test class declared itself, in a serial run with lazy set-up
+        on; a declared database is used (or the declaration is wrong, which
+        ``--report-db-usage`` tells), and stock Django sets it up first too.
+        """
+        assert self.config is not None
+        if not self.config.lazy_setup or self.parallel > 1:
+            return set()
+        declared = {plan.database_of(alias) for alias in self.declared_aliases}
+        return {first for first in plan.primaries if first not in declared}
+
+    def serializes(self, aliases: Sequence[str]) -> bool:
+        """Return whether the test database read through ``aliases`` is serialized (``serialized_rollback``)."""
+        return self.serialized_aliases is None or any(alias in self.serialized_aliases for alias in aliases)
+
+    def create_databases(
+        self, creations: list[tuple[str, list[str]]], old_config: OldConfig, *, verbosity: int
+    ) -> None:
+        """Create and prepare the test databases of ``creations``, recording them in ``old_config``."""
+        with self.managed_flip.suspended():
+            create_test_databases(
+                creations,
+                into=old_config,
+                verbosity=verbosity,
+                interactive=self.interactive,
+                keepdb=self.keepdb,
+                time_keeper=self.time_keeper,
+                prepare_database=lambda alias: self.prepare_database(alias, self.legacy_models),
+            )
+
+    def set_up_on_first_use(self, first: str) -> None:
+        """
+        Set up ``first``'s test database in the middle of the run, as it would have been before the tests.
+
+        Locked, created (or kept), migrated and prepared like the others,
+        with the run's own app registry and routers; its mirrors follow; it
+        is serialized if a ``serialized_rollback`` class may use it; then
+        Django's database checks run on it. Django's creation lines are
+        printed from verbosity 2, not to break the line of dots at 1 (the
+        plan says what happened).
+        """
+        assert self.plan is not None and self.run_start is not None and self.isolation is not None
+        plan = self.plan
+        sharing = dict(plan.creations)[first]
+        self.signals.check()
+        isolation = self.isolation
+        created = len(self.old_config)
+        with (
+            self.run_start.restored(),
+            unobserved_by_test(sharing),
+            isolation.transactions.deferred(),
+            isolation.tracker.pause(),
+        ):
+            try:
+                self.lock_test_databases([(first, sharing)])
+                self.create_databases(
+                    [(first, sharing)], self.old_config, verbosity=self.verbosity if self.verbosity >= 2 else 0
+                )
+                for mirror, primary in plan.mirrors.items():
+                    if primary in sharing:
+                        # The run's thread serves the mirror through its primary's connection already.
+                        self.mirror_sharing.point_settings(mirror, primary)
+                if self.serializes(sharing):
+                    serialize_test_databases([first])
+                run_database_checks(plan.aliases_of(first))
+            except BaseException:
+                # Disconnected, so that every later use asks again, and is told it failed.
+                for alias in sharing:
+                    with contextlib.suppress(Exception):
+                        connections[alias].close()
+                raise
+        if threading.get_ident() != self.run_start.thread:
+            self.adopt_from_thread(self.old_config[created:])
+        plan.set_up_on_first_use.add(first)
+
+    def adopt_from_thread(self, entries: OldConfig) -> None:
+        """
+        Hand the databases a test's thread set up over to the run's own connections, for teardown.
+
+        An in-memory SQLite database lives while a connection to it is open:
+        the run's connection opens one before the thread's may close.
+        """
+        assert self.run_start is not None
+        for entry in entries:
+            connection = self.run_start.connections[entry.alias]
+            entry.connection = connection
+            if connection.vendor == "sqlite" and is_in_memory_name(str(entry.test_name)):
+                connection.inc_thread_sharing()
+                try:
+                    connection.ensure_connection()
+                finally:
+                    connection.dec_thread_sharing()
+
+    def lock_test_databases(self, creations: list[tuple[str, list[str]]]) -> None:
+        """Lock the test databases of ``creations``, or refuse to run if a live run holds one."""
+        for first, _ in creations:
             self.locks.acquire(first, connections[first], test_database_name(first))
 
     def prepare_database(self, alias: str, legacy_models: dict[str, list[legacy.ModelType]]) -> None:
@@ -308,8 +427,17 @@ class MultiDBRunner(DiscoverRunner):
             self.log(f"The cleanup after the failed setup did not complete: {exc}", level=40)
 
     def install_isolation(self) -> None:
-        """Start tracking writes, flushing selectively and opening transactions lazily, as configured."""
-        self.isolation = IsolationLayer(self.isolation_options(), self.mirrors)
+        """Start tracking writes, flushing selectively, opening transactions and setting up databases lazily."""
+        assert self.plan is not None
+        lazy_setup = None
+        if self.plan.on_first_use:
+            self.run_start = RunStartState()
+            lazy_setup = LazyTestDatabases(
+                {alias: first for first in self.plan.on_first_use for alias in self.plan.aliases_of(first)},
+                self.set_up_on_first_use,
+            )
+        self.lazy_setup = lazy_setup
+        self.isolation = IsolationLayer(self.isolation_options(), self.mirrors, lazy_setup)
         self.isolation.install()
 
     def isolation_options(self) -> IsolationOptions:
@@ -344,9 +472,20 @@ class MultiDBRunner(DiscoverRunner):
             self.run_stack.enter_context(legacy.router_installed(self.legacy_router))
         return by_database
 
-    def log_plan(self, plan: DatabasePlan) -> None:
-        """Print the database plan (verbosity 1 and up)."""
-        self.log("Database plan:\n" + plan.format())
+    def log_plan(self) -> None:
+        """
+        Print what became of each alias (verbosity 1 and up).
+
+        Printed once the tests are over, when it is known which databases
+        were set up on first use. Not at verbosity 1 where nothing differs
+        from stock Django: Django's own lines say it all.
+        """
+        assert self.config is not None
+        if self.plan is None or self.verbosity < 1:
+            return
+        if self.verbosity < 2 and not self.plan.differs_from_stock(db_suffix=self.config.db_suffix):
+            return
+        self.log("Database plan:\n" + self.plan.format())
 
     # Reports ---------------------------------------------------------------
 
@@ -375,7 +514,8 @@ class MultiDBRunner(DiscoverRunner):
         """Print which databases each test class was given and used (--report-db-usage)."""
         if self.config is None or not self.config.report_db_usage or self.isolation is None:
             return
-        self.log(format_usage_report(self.class_databases, self.isolation.usage.used))
+        not_set_up = self.lazy_setup.not_set_up() if self.lazy_setup is not None else set()
+        self.log(format_usage_report(self.class_databases, self.isolation.usage.used, not_set_up=not_set_up))
 
     # Parallel runs -----------------------------------------------------------
 
@@ -411,6 +551,7 @@ class MultiDBRunner(DiscoverRunner):
     def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:  # type: ignore[override]
         # From here on, to the end of the run, a signal must not cut the cleanup short.
         self.signals.protecting_cleanup = True
+        self.log_plan()
         with ExitStack() as steps:
             self.add_cleanup_steps(steps, old_config)
             # These run first (last-in first-out).

@@ -16,6 +16,7 @@ class BuildConfigTests(SimpleTestCase):
         self.assertIsNone(config.db_suffix)
         self.assertTrue(config.selective_flush)
         self.assertTrue(config.lazy_transactions)
+        self.assertTrue(config.lazy_setup)
         self.assertFalse(config.report_db_usage)
         self.assertTrue(config.read_only_mirrors)
         self.assertEqual(
@@ -32,6 +33,7 @@ class BuildConfigTests(SimpleTestCase):
                 "COVERAGE",
                 "SELECTIVE_FLUSH",
                 "LAZY_TRANSACTIONS",
+                "LAZY_SETUP",
                 "REPORT_DB_USAGE",
                 "READ_ONLY_MIRRORS",
             },
@@ -54,7 +56,7 @@ class BuildConfigTests(SimpleTestCase):
         with self.assertRaisesMessage(
             ConfigurationError,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
-            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_TRANSACTIONS, "
+            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_SETUP, LAZY_TRANSACTIONS, "
             "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
         ):
             build_config()
@@ -151,7 +153,7 @@ class BuildConfigTests(SimpleTestCase):
             self.assertTrue(config.report_db_usage)
             self.assertTrue(build_config(selective_flush=True).selective_flush)
             self.assertFalse(build_config(lazy_transactions=False).lazy_transactions)
-        for key in ("SELECTIVE_FLUSH", "LAZY_TRANSACTIONS", "REPORT_DB_USAGE"):
+        for key in ("SELECTIVE_FLUSH", "LAZY_TRANSACTIONS", "LAZY_SETUP", "REPORT_DB_USAGE"):
             with self.subTest(key=key), override_settings(MULTIDB_RUNNER={key: "off"}):
                 with self.assertRaisesMessage(
                     ConfigurationError, f"['{key}'] = 'off' is not valid: use True or False."

@@ -251,7 +251,7 @@ class ConfigurationErrorTests(ShopTestCase):
         self.assertConfigurationError(
             result,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
-            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_TRANSACTIONS, "
+            "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_SETUP, LAZY_TRANSACTIONS, "
             "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
         )
 

@@ -47,7 +47,7 @@ class MigrationsDisabledTests(SimpleTestCase):
         self.assertIn("Synchronizing apps without migrations", output)
         self.assertRegex(
             completed.stdout,
-            r"legacy\s+\S*test_legacy\.sqlite3\s+created\s+"
+            r"legacy\s+\S*test_legacy\.sqlite3\s+created on first use\s+"
             r"legacy_region, legacy_customer, legacy_customer_regions_served",
         )
         self.assertRegex(completed.stderr, r"Ran 3 tests.*\n\nOK\n")

@@ -273,12 +273,23 @@ class InterruptDuringSetupTests(ParallelShopTestCase):
     """Ctrl-C while the test databases are being created."""
 
     def test_interrupt_between_two_databases(self):
-        process = self.start("test", "checks.test_undeclared", "--noinput", SHOP_PAUSE_IN_SETUP="1")
+        process = self.start("test", "checks.test_undeclared", "--noinput", "--no-lazy-setup", SHOP_PAUSE_IN_SETUP="1")
         self.started_pid()
         # default's test database exists by now; crm's is being set up.
         self.assertIn("test_default.sqlite3", self.database_files())
         result = self.interrupt_paused_run(process)
         self.assertNotIn("Ran ", result.stderr, result)
+
+    def test_interrupt_while_a_database_is_set_up_on_first_use(self):
+        # The first test (test_rolled_back_everywhere) uses tenant_a, then
+        # tenant_b, then crm, whose set-up pauses: in the middle of the test.
+        process = self.start("test", "checks.test_undeclared", "--noinput", SHOP_PAUSE_IN_SETUP="1")
+        self.started_pid()
+        files = self.database_files()
+        self.assertIn("test_tenant_a.sqlite3", files)
+        self.assertIn("test_crm.sqlite3", files)
+        self.assertNotIn("test_default.sqlite3", files)
+        self.interrupt_paused_run(process)
 
 
 class InterruptDuringTeardownTests(ParallelShopTestCase):
@@ -286,7 +297,9 @@ class InterruptDuringTeardownTests(ParallelShopTestCase):
 
     def test_interrupt_between_two_destructions(self):
         runner = "shop.checking_runner.CheckingRunner"
-        process = self.start("test", "checks.test_undeclared", "--testrunner", runner, SHOP_PAUSE_IN_TEARDOWN="1")
+        process = self.start(
+            "test", "checks.test_undeclared", "--testrunner", runner, "--no-lazy-setup", SHOP_PAUSE_IN_TEARDOWN="1"
+        )
         self.started_pid()
         self.assertNotIn("test_default.sqlite3", self.database_files())
         self.assertIn("test_crm.sqlite3", self.database_files())

@@ -14,14 +14,14 @@ recorded, since the clones start afresh).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connections
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 
+from .first_use import FirstUseHooks, FirstUseListener
 from .flushing import SelectiveFlush
 from .mirrors import set_mirror_statement_check, set_mirror_use_hook
 from .patches import ClassPatches
@@ -46,11 +46,32 @@ class IsolationOptions:
         return self.selective_flush or self.lazy_transactions or self.report_usage or bool(self.read_only_mirrors)
 
 
+class DatabasesSetUpOnFirstUse(FirstUseListener, Protocol):
+    """The test databases still to set up on first use (``setup/lazy.py``), as the layer sees them."""
+
+    @property
+    def pending(self) -> Mapping[str, str]:
+        """Every alias whose database is still to set up -> that database's first alias."""
+
+    #: Called when ``waiting`` may have changed.
+    on_change: Callable[[], None]
+
+    def supports_transactions(self, alias: str) -> bool:
+        """Whether ``alias``'s database will support transactions (asked before it exists)."""
+
+
 class IsolationLayer:
     """The run's write tracker and every change to Django's classes that uses it."""
 
-    def __init__(self, options: IsolationOptions, mirrors: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        options: IsolationOptions,
+        mirrors: Mapping[str, str] | None = None,
+        lazy_setup: DatabasesSetUpOnFirstUse | None = None,
+    ) -> None:
         self.options = options
+        #: The databases set up on first use, in the main process of a serial run.
+        self.lazy_setup = lazy_setup
         #: mirror -> the primary it finally reads from (chains resolved).
         self.mirrors = dict(mirrors or {})
         self.tracker = WriteTracker(self.mirrors)
@@ -58,11 +79,15 @@ class IsolationLayer:
         self.transactions = LazyTransactions(self.tracker)
         self.usage = DatabaseUsage()
         self.patches = ClassPatches()
+        listeners: list[FirstUseListener] = [lazy_setup] if lazy_setup is not None else []
+        if options.lazy_transactions:
+            listeners.append(self.transactions)
+        self.first_use = FirstUseHooks(listeners)
         self.installed = False
 
     def install(self) -> None:
         """Switch on what the options ask for, in this process."""
-        if not self.options.anything or self.installed:
+        if not (self.options.anything or self.lazy_setup is not None) or self.installed:
             return
         self.installed = True
         self.tracker.install()
@@ -75,19 +100,30 @@ class IsolationLayer:
             (TestCase, "_rollback_atomics"): patches.original(TestCase, "_rollback_atomics"),
             (TestCase, "_fixture_teardown"): patches.original(TestCase, "_fixture_teardown"),
             (TransactionTestCase, "_fixture_teardown"): patches.original(TransactionTestCase, "_fixture_teardown"),
+            (flush.Command, "handle"): patches.original(flush.Command, "handle"),
+            (TestCase, "_databases_support_transactions"): patches.original(
+                TestCase, "_databases_support_transactions"
+            ),
         }
         originals = dict(steps)
         if self.options.selective_flush:
             key = (TransactionTestCase, "_fixture_teardown")
             steps[key] = self.flush.fixture_teardown(steps[key])
-            patches.replace(flush.Command, "handle", self.flush.flush_handle(patches.original(flush.Command, "handle")))
+            steps[(flush.Command, "handle")] = self.flush.flush_handle(steps[(flush.Command, "handle")])
         if self.options.lazy_transactions:
             lazy = self.transactions
             steps[(TestCase, "_enter_atomics")] = lazy.enter_atomics(steps[(TestCase, "_enter_atomics")])
             steps[(TestCase, "_rollback_atomics")] = lazy.rollback_atomics(steps[(TestCase, "_rollback_atomics")])
             steps[(TestCase, "_fixture_teardown")] = lazy.fixture_teardown(steps[(TestCase, "_fixture_teardown")])
-            hooks = lazy.connection_hooks(patches.original(BaseDatabaseWrapper, "ensure_connection"))
-            lazy.switches = [patches.switch(BaseDatabaseWrapper, name, value) for name, value in hooks.items()]
+            lazy.on_change = self.first_use.refresh
+        if self.lazy_setup is not None:
+            steps[(flush.Command, "handle")] = nothing_to_flush_before_setup(
+                steps[(flush.Command, "handle")], self.lazy_setup
+            )
+            key = (TestCase, "_databases_support_transactions")
+            steps[key] = transactions_supported_before_setup(self.lazy_setup)
+            self.lazy_setup.on_change = self.first_use.refresh
+        self.first_use.install(patches)
         if self.options.report_usage:
             # Django's own transactions and flushes are not a class's use of a database.
             steps = {key: quieted(step, self.tracker.pause) for key, step in steps.items()}
@@ -148,5 +184,37 @@ class IsolationLayer:
         self.set_mirror_hooks(None)
         self.set_statement_checks()
         self.transactions.forget()
+        self.first_use.remove()
         self.patches.restore()
         self.tracker.uninstall()
+
+
+def nothing_to_flush_before_setup(handle: Any, lazy_setup: DatabasesSetUpOnFirstUse) -> Any:
+    """Return the ``flush`` command's ``handle`` doing nothing on a database not set up yet."""
+
+    def flush_handle(command: Any, **options: Any) -> None:
+        if options.get("database") in lazy_setup.pending:
+            # Nothing was ever written there: it does not exist yet.
+            return None
+        return handle(command, **options)  # type: ignore[no-any-return]
+
+    return flush_handle
+
+
+def transactions_supported_before_setup(lazy_setup: DatabasesSetUpOnFirstUse) -> Any:
+    """
+    Return ``TestCase._databases_support_transactions`` that does not set up databases to answer.
+
+    Adapted from ``connections_support_transactions``: MySQL's answer takes
+    a query, which would set up every database a class may use.
+    """
+
+    def _databases_support_transactions(cls: Any) -> bool:
+        return all(
+            lazy_setup.supports_transactions(alias)
+            if alias in lazy_setup.pending
+            else connections[alias].features.supports_transactions
+            for alias in (connections if isinstance(cls.databases, str) else cls.databases)
+        )
+
+    return classmethod(_databases_support_transactions)

@@ -24,14 +24,13 @@ Django's documentation requires ``ensure_connection()`` before using it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .patches import Switch
 from .tracking import WriteTracker
 
 
@@ -60,8 +59,9 @@ class LazyTransactions:
         #: The aliases pending in any open scope (checked at every first-use point).
         self.pending: set[str] = set()
         self.activating = False
-        #: The connections' first-use hooks, switched on while an alias is pending.
-        self.switches: list[Switch] = []
+        self.local = threading.local()
+        #: Called when ``waiting`` may have changed (the layer's first-use hooks refresh).
+        self.on_change: Callable[[], None] = lambda: None
 
     # Scopes ----------------------------------------------------------------------
 
@@ -70,17 +70,18 @@ class LazyTransactions:
         scope = LazyAtomics(aliases)
         self.scopes.append(scope)
         self.pending.update(scope.pending)
-        self.hook(bool(self.pending))
+        self.on_change()
         return scope
 
     def update_pending(self) -> None:
         self.pending = {alias for scope in self.scopes for alias in scope.pending}
-        self.hook(bool(self.pending))
+        self.on_change()
 
     def activate(self, connection: BaseDatabaseWrapper) -> None:
         """Enter the pending blocks of ``connection``'s alias, outermost scope first."""
         alias = connection.alias
-        if self.activating or alias not in self.pending:
+        deferred: int = getattr(self.local, "deferred", 0)
+        if self.activating or alias not in self.pending or deferred:
             return
         scopes = [scope for scope in self.scopes if alias in scope.pending]
         if not scopes or scopes[0].thread != threading.get_ident():
@@ -97,6 +98,20 @@ class LazyTransactions:
         finally:
             self.activating = False
             self.update_pending()
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """
+        Open no block on this thread's connections meanwhile: the runner's own use of them.
+
+        A database set up mid-run is migrated through the connection a
+        scope waits to open its block on: the block waits for the database.
+        """
+        self.local.deferred = getattr(self.local, "deferred", 0) + 1
+        try:
+            yield
+        finally:
+            self.local.deferred -= 1
 
     def close(self, scope: LazyAtomics) -> None:
         """Roll back the blocks ``scope`` entered, last first, and forget it."""
@@ -166,43 +181,19 @@ class LazyTransactions:
 
         return _fixture_teardown
 
-    def connection_hooks(self, ensure_connection: Any) -> dict[str, Any]:
-        """
-        Return the first-use points to put on ``BaseDatabaseWrapper`` while some alias is pending.
+    @property
+    def waiting(self) -> bool:
+        return bool(self.pending)
 
-        ``ensure_connection`` is the connection's own method, which the hook calls.
-        """
-        lazy = self
-
-        def ensure_connection_on_first_use(connection: BaseDatabaseWrapper) -> None:
-            if lazy.pending:
-                lazy.activate(connection)
-            ensure_connection(connection)
-
-        def in_atomic_block(connection: BaseDatabaseWrapper) -> bool:
-            if lazy.pending:
-                lazy.activate(connection)
-            return connection.__dict__.get("in_atomic_block", False)  # type: ignore[no-any-return]
-
-        def set_in_atomic_block(connection: BaseDatabaseWrapper, value: bool) -> None:
-            connection.__dict__["in_atomic_block"] = value
-
-        return {
-            "ensure_connection": ensure_connection_on_first_use,
-            "in_atomic_block": property(in_atomic_block, set_in_atomic_block),
-        }
-
-    def hook(self, on: bool) -> None:
-        """Watch (or stop watching) the connections' first-use points."""
-        for switch in self.switches:
-            switch.set(on)
+    def before_use(self, connection: BaseDatabaseWrapper) -> None:
+        """Enter the pending blocks of ``connection``'s alias, if any (a first-use listener)."""
+        self.activate(connection)
 
     def forget(self) -> None:
         """Forget every open scope (the layer is being removed)."""
-        self.hook(False)
-        self.switches = []
         self.scopes.clear()
         self.pending.clear()
+        self.on_change()
 
 
 @contextmanager

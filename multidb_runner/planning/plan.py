@@ -20,9 +20,13 @@ from ..errors import ConfigurationError
 
 CREATED = "created"
 KEPT = "kept (--keepdb)"
+CREATED_ON_FIRST_USE = "created on first use"
+KEPT_ON_FIRST_USE = "kept (--keepdb), set up on first use"
 SHARED = "same database as {}"
 MIRROR = "mirror of {}"
 UNUSED = "not used"
+#: The test database name shown for in-memory SQLite (nothing of it can be kept).
+IN_MEMORY = "(in memory)"
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,9 @@ class DatabasePlan:
     ``creations`` lists, in dependency order, each test database to create
     as ``(first_alias, [every alias that shares it])``. ``mirrors`` maps each
     used mirror to its final primary. ``legacy_tables`` is filled in while the
-    databases are set up.
+    databases are set up. ``on_first_use`` are the first aliases of the
+    databases left to be set up when a test first uses them, and
+    ``set_up_on_first_use`` those of them that were.
     """
 
     aliases: list[str]
@@ -52,6 +58,8 @@ class DatabasePlan:
     test_names: dict[str, str]
     keepdb: bool = False
     legacy_tables: dict[str, list[str]] = field(default_factory=dict)
+    on_first_use: set[str] = field(default_factory=set)
+    set_up_on_first_use: set[str] = field(default_factory=set)
 
     @property
     def primaries(self) -> list[str]:
@@ -64,16 +72,38 @@ class DatabasePlan:
         used = {alias for _, aliases in self.creations for alias in aliases}
         return used | set(self.mirrors)
 
+    @property
+    def eager_creations(self) -> list[tuple[str, list[str]]]:
+        """Return the creations made before the first test."""
+        return [(first, aliases) for first, aliases in self.creations if first not in self.on_first_use]
+
+    def aliases_of(self, first: str) -> list[str]:
+        """Return every alias that reads ``first``'s test database: sharing aliases and mirrors."""
+        sharing = dict(self.creations)[first]
+        return [*sharing, *(mirror for mirror, primary in self.mirrors.items() if primary in sharing)]
+
     def role(self, alias: str) -> str:
-        """Describe what the run does with ``alias``."""
+        """Describe what the run did (or does) with ``alias``."""
+        first = self.database_of(alias)
+        if first is None or (first in self.on_first_use and first not in self.set_up_on_first_use):
+            return UNUSED
         if alias in self.mirrors:
             return MIRROR.format(self.mirrors[alias])
-        for first, aliases in self.creations:
-            if alias == first:
-                return KEPT if self.keepdb else CREATED
-            if alias in aliases:
-                return SHARED.format(first)
-        return UNUSED
+        if alias != first:
+            return SHARED.format(first)
+        kept = self.keepdb and self.test_names[first] != IN_MEMORY
+        if first in self.on_first_use:
+            return KEPT_ON_FIRST_USE if kept else CREATED_ON_FIRST_USE
+        return KEPT if kept else CREATED
+
+    def differs_from_stock(self, *, db_suffix: str | None) -> bool:
+        """
+        Return whether stock Django would set up anything differently.
+
+        One database, no mirror, no legacy table, no suffix: nothing to tell
+        the user that Django's own lines do not.
+        """
+        return len(self.aliases) > 1 or bool(self.mirrors) or bool(self.legacy_tables) or db_suffix is not None
 
     def database_of(self, alias: str) -> str | None:
         """Return the alias whose test database ``alias`` reads, or None if unused."""
@@ -88,9 +118,10 @@ class DatabasePlan:
         rows = []
         for alias in self.aliases:
             database = self.database_of(alias)
-            name = self.test_names[database] if database else "-"
+            role = self.role(alias)
+            name = self.test_names[database] if database and role != UNUSED else "-"
             tables = self.legacy_tables.get(alias, []) if alias == database else []
-            rows.append((alias, name, self.role(alias), ", ".join(tables) or "-"))
+            rows.append((alias, name, role, ", ".join(tables) or "-"))
         return rows
 
     def format(self) -> str:

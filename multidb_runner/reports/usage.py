@@ -8,7 +8,7 @@ class was given or declared.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -22,8 +22,15 @@ class ClassDatabases:
     given: frozenset[str]
 
 
-def format_usage_report(classes: Mapping[str, ClassDatabases], used: Mapping[str, set[str]]) -> str:
-    """Return the report: one line per class that ran, then the declared aliases never used."""
+def format_usage_report(
+    classes: Mapping[str, ClassDatabases], used: Mapping[str, set[str]], *, not_set_up: Iterable[str] = ()
+) -> str:
+    """
+    Return the report: one line per class that ran, then the declared aliases never used.
+
+    ``not_set_up`` are the aliases whose test databases were never created
+    (nobody used them).
+    """
     ran = sorted(key for key in classes if key in used)
     if not ran:
         return "Database usage: no test class that may use a database ran."
@@ -53,4 +60,7 @@ def format_usage_report(classes: Mapping[str, ClassDatabases], used: Mapping[str
     touched = set().union(*(used[key] for key in ran))
     idle = sorted(given - touched)
     lines.append(f"Aliases no test class used: {', '.join(idle) if idle else 'none'}.")
+    never_created = sorted(set(not_set_up))
+    if never_created:
+        lines.append(f"Test databases never created (nothing used them): {', '.join(never_created)}.")
     return "\n".join(lines)

@@ -26,7 +26,6 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.creation import BaseDatabaseCreation
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
-from ..planning.plan import DatabasePlan
 from .catalog import database_exists, is_in_memory_name, sqlite_path
 from .clones import remove_sqlite_sidecars
 from .safety import RealDatabases, UnsafeDestruction
@@ -135,7 +134,7 @@ def created_before_failure(connection: BaseDatabaseWrapper, test_name: str, exis
 
 
 def create_test_databases(
-    plan: DatabasePlan,
+    creations: Iterable[tuple[str, list[str]]],
     *,
     into: OldConfig,
     verbosity: int,
@@ -145,7 +144,7 @@ def create_test_databases(
     prepare_database: Callable[[str], None] | None = None,
 ) -> OldConfig:
     """
-    Create every test database of ``plan`` and point sharing aliases at it.
+    Create the test databases of ``creations`` (a ``DatabasePlan``'s) and point sharing aliases at them.
 
     Each database is recorded in ``into`` only once this run is known to
     have created it, so that the caller's cleanup, on failure, destroys what
@@ -153,7 +152,7 @@ def create_test_databases(
     each database is migrated. Return ``into``.
     """
     time_keeper = time_keeper or NullTimeKeeper()
-    for first, aliases in plan.creations:
+    for first, aliases in creations:
         connection = connections[first]
         real_name = connection.settings_dict["NAME"]
         test_name = test_database_name(first)

@@ -165,6 +165,8 @@ class ServerLock:
                 if index == len(names) - 1:
                     raise
                 continue
+            # Released by the run's thread, even if taken in a test's (set-up on first use).
+            wrapper.inc_thread_sharing()
             return wrapper
         raise AssertionError("unreachable")
 

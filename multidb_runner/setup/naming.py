@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connections
 
 from ..planning.names import suffixed_test_name
-from ..planning.plan import AliasSettings, DatabasePlan, build_plan
+from ..planning.plan import IN_MEMORY, AliasSettings, DatabasePlan, build_plan
 from .databases import test_database_name
 
 
@@ -23,7 +23,7 @@ def display_name(alias: str) -> str:
     connection = connections[alias]
     name = test_database_name(alias)
     if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(name):  # type: ignore[attr-defined]
-        return "(in memory)"
+        return IN_MEMORY
     return str(name)
 
 

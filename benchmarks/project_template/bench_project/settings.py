@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .shape import APP_ALIASES
+from .shape import APP_ALIASES, MIRRORS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / "data"
@@ -63,9 +63,9 @@ elif BACKEND == "mariadb":
 else:
     raise RuntimeError(f"BENCH_BACKEND={BACKEND!r} is not one of sqlite, postgresql, mariadb.")
 
-if len(ALIASES) > 1:
-    # A read replica, as multi-database projects often have: in tests, a
-    # mirror of "default". No test uses it; it is there so that the setup
-    # times show what a mirror alias costs (stock Django creates no database
-    # for it, and neither may the runner).
-    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+# Read replicas, as multi-database projects often have: in tests, mirrors of
+# their primary ("replica" of "default" in the multi-database projects). No
+# test uses them; they are there so that the times show what a mirror alias
+# costs (stock Django creates no database for it, and neither may the runner).
+for mirror, primary in MIRRORS.items():
+    DATABASES[mirror] = {**DATABASES[primary], "TEST": {"MIRROR": primary}}

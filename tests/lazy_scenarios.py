@@ -1,0 +1,140 @@
+"""
+Test classes that test_lazy_setup.py runs in a subprocess (not discovered by the suite).
+
+None declares ``databases``: every alias is injected, and each database is
+set up when a test first uses it. Each class says, inside the run, which
+test databases exist at that point, from the server's (or the folder's)
+point of view.
+"""
+
+import os
+import threading
+
+from django.contrib.auth.models import Group
+from django.db import connections, transaction
+from django.db.models.signals import pre_migrate
+from django.test import TestCase, TransactionTestCase, override_settings
+
+from multidb_runner.setup.catalog import database_exists
+from tests.legacyapp.models import Region
+from tests.testapp.models import Author
+
+
+def test_database_exists(alias):
+    """Return whether ``alias``'s test database exists now (asked without touching it)."""
+    name = connections[alias].creation._get_test_db_name()
+    if connections[alias].vendor == "sqlite":
+        return "mode=memory" not in name and name != ":memory:" and os.path.exists(name)
+    # Ask the server through default's connection (set up by then).
+    return database_exists(connections["default"], name)
+
+
+def fail_to_migrate(sender, using, **kwargs):
+    if using == os.environ.get("LAZY_FAIL_ALIAS") and sender.label == "testapp":
+        raise RuntimeError(f"migrating {using} exploded on purpose")
+
+
+pre_migrate.connect(fail_to_migrate)
+
+
+class OnlyDefault(TransactionTestCase):
+    """The inner loop: one class that only ever uses default."""
+
+    def test_default_only(self):
+        Author.objects.create(name="Ada")
+        self.assertEqual(Author.objects.count(), 1)
+        self.assertFalse(test_database_exists("other"))
+        self.assertFalse(test_database_exists("legacy"))
+
+    def test_flushed_and_still_alone(self):
+        self.assertEqual(Author.objects.count(), 0)
+        self.assertFalse(test_database_exists("other"))
+
+
+class OnlyDefaultTestCase(TestCase):
+    def test_default_only(self):
+        Author.objects.create(name="Ada")
+        self.assertFalse(test_database_exists("other"))
+
+
+class ThroughTheMirrorFirst(TestCase):
+    """A mirror's first use sets its primary up; the mirror then reads the primary's rows."""
+
+    def test_mirror_first(self):
+        self.assertEqual(Author.objects.using("replica").count(), 0)
+        Author.objects.create(name="Ada")
+        self.assertEqual(Author.objects.using("replica").count(), 1)
+        self.assertEqual(Author.objects.using("replica2").get().name, "Ada")
+
+
+class NothingMigrates:
+    def allow_migrate(self, db, app_label, **hints):
+        return False
+
+
+@override_settings(DATABASE_ROUTERS=["tests.lazy_scenarios.NothingMigrates"])
+class FirstUseUnderATestsOverrides(TransactionTestCase):
+    """The first use comes inside a test that changes routers and apps: the set-up does not see them."""
+
+    available_apps = ["django.contrib.contenttypes", "django.contrib.auth", "tests.testapp"]
+
+    def test_other_is_whole(self):
+        self.assertFalse(test_database_exists("other"))
+        with self.assertNumQueries(1, using="other"):
+            self.assertEqual(Author.objects.using("other").count(), 0)
+        # Every app was migrated there, not just the available ones.
+        self.assertEqual(Group.objects.using("other").count(), 0)
+        # And the legacy tables, which the router of the run puts on legacy.
+        self.assertEqual(Region.objects.using("legacy").count(), 0)
+        self.assertTrue(test_database_exists("other"))
+
+
+class LegacyInAThread(TransactionTestCase):
+    """A first use in another thread sets the database up as well."""
+
+    def test_thread(self):
+        counts = []
+
+        def count_regions():
+            try:
+                counts.append(Region.objects.count())
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=count_regions)
+        thread.start()
+        thread.join()
+        self.assertEqual(counts, [0])
+        self.assertTrue(test_database_exists("legacy"))
+
+
+class OtherFails(TestCase):
+    """With LAZY_FAIL_ALIAS=other, setting up 'other' fails: its tests fail, the others pass."""
+
+    def test_1_uses_other(self):
+        Author.objects.using("other").count()
+
+    def test_2_uses_other_again(self):
+        Author.objects.using("other").count()
+
+    def test_3_default_works(self):
+        Author.objects.create(name="Ada")
+        with transaction.atomic():
+            self.assertEqual(Author.objects.count(), 1)
+
+
+class SerializedOther(TransactionTestCase):
+    """serialized_rollback on a database set up on first use: its rows come back after each test."""
+
+    serialized_rollback = True
+
+    def test_1_rows_from_setup_are_there(self):
+        # post_migrate made the content types at creation: serialized then.
+        from django.contrib.contenttypes.models import ContentType
+
+        self.assertTrue(ContentType.objects.using("other").exists())
+
+    def test_2_and_again(self):
+        from django.contrib.contenttypes.models import ContentType
+
+        self.assertTrue(ContentType.objects.using("other").exists())

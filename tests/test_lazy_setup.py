@@ -1,0 +1,176 @@
+"""
+End-to-end: test databases set up on first use (issue 12), on every backend.
+
+Each test runs ``python -m django test tests.lazy_scenarios...`` with the
+suite's own settings (the backend of this run) in a subprocess, with a
+``--db-suffix`` of its own on database servers so that it never meets this
+run's test databases, then checks the exit code, the plan, what was created
+and that nothing is left.
+"""
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import uuid
+
+from django.db import connections
+from django.test import SimpleTestCase
+
+from multidb_runner.setup.catalog import databases_like
+
+from .e2e import BACKEND, REPO, Result, make_temp_dir, only_with_backend
+
+SCENARIOS = "tests.lazy_scenarios"
+
+
+class LazySetupTestCase(SimpleTestCase):
+    databases = {"default"}
+
+    def setUp(self):
+        self.data = make_temp_dir(self)
+        self.suffix = f"lz{uuid.uuid4().hex[:8]}"
+
+    def run_tests(self, *labels_and_flags, env=None):
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+        environment.update(
+            {
+                "MULTIDB_TEST_DATA_DIR": str(self.data),
+                "DJANGO_SETTINGS_MODULE": "tests.settings",
+                "PYTHONPATH": str(REPO),
+                **(env or {}),
+            }
+        )
+        args = [f"{SCENARIOS}.{label}" if label[:1].isupper() else label for label in labels_and_flags]
+        if BACKEND in ("postgresql", "mariadb"):
+            args += ["--db-suffix", self.suffix]
+        completed = subprocess.run(
+            [sys.executable, "-m", "django", "test", *args, "--noinput"],
+            cwd=REPO,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        return Result(completed)
+
+    def role(self, result, alias):
+        match = re.search(rf"^{alias}\s+(?:\S+)\s+(.+?)\s{{2,}}", result.stdout, re.MULTILINE)
+        self.assertIsNotNone(match, f"no plan row for {alias}: {result}")
+        return match.group(1)
+
+    def leftovers(self):
+        """Return the test databases of this test's runs still on the server (or in the folder)."""
+        if BACKEND in ("postgresql", "mariadb"):
+            return sorted(databases_like(connections["default"], f"%{self.suffix}%") or [])
+        folder = self.data / "multidb_runner_tests"
+        return (
+            sorted(path.name for path in folder.iterdir() if path.name.startswith("test_")) if folder.exists() else []
+        )
+
+    def assertPassed(self, result, tests):
+        self.assertEqual(result.returncode, 0, result)
+        self.assertIn(f"Ran {tests} test", result.stderr, result)
+        self.assertNotIn("Traceback", result.output, result)
+
+
+class InnerLoopTests(LazySetupTestCase):
+    def test_one_class_pays_for_its_database_only(self):
+        result = self.run_tests("OnlyDefault", "-v", "2")
+        self.assertPassed(result, 2)
+        self.assertEqual(self.role(result, "default"), "created on first use")
+        self.assertEqual(self.role(result, "replica"), "mirror of default")
+        for alias in ("other", "legacy"):
+            self.assertEqual(self.role(result, alias), "not used")
+            self.assertNotIn(f"Creating test database for alias '{alias}'", result.output)
+        self.assertEqual(self.leftovers(), [])
+
+    def test_testcase_too(self):
+        result = self.run_tests("OnlyDefaultTestCase", "--report-db-usage")
+        self.assertPassed(result, 1)
+        self.assertIn("Test databases never created (nothing used them): legacy, other.", result.stdout, result)
+        self.assertEqual(self.leftovers(), [])
+
+    def test_no_lazy_setup_creates_everything_first(self):
+        result = self.run_tests("OnlyDefault", "--no-lazy-setup")
+        # The class's own checks say other and legacy must not exist: they do.
+        self.assertEqual(result.returncode, 1, result)
+        self.assertEqual(self.role(result, "other"), "created")
+        self.assertEqual(self.leftovers(), [])
+
+    def test_keepdb(self):
+        first = self.run_tests("OnlyDefault", "--keepdb")
+        self.assertPassed(first, 2)
+        kept = "created on first use" if BACKEND == "sqlite-memory" else "kept (--keepdb), set up on first use"
+        self.assertEqual(self.role(first, "default"), kept)
+        self.assertEqual(self.role(first, "other"), "not used")
+        second = self.run_tests("OnlyDefault", "--keepdb")
+        self.assertPassed(second, 2)
+        self.assertEqual(self.role(second, "default"), kept)
+        if BACKEND != "sqlite-memory":
+            # Only what was used is kept; then a run without --keepdb cleans it up.
+            self.assertEqual(len(self.leftovers()), 1, self.leftovers())
+            self.assertPassed(self.run_tests("OnlyDefault"), 2)
+        self.assertEqual(self.leftovers(), [])
+
+
+class FirstUseTests(LazySetupTestCase):
+    def test_through_a_mirror(self):
+        result = self.run_tests("ThroughTheMirrorFirst")
+        self.assertPassed(result, 1)
+        self.assertEqual(self.role(result, "default"), "created on first use")
+        self.assertEqual(self.leftovers(), [])
+
+    def test_inside_a_test_that_overrides_routers_and_apps(self):
+        result = self.run_tests("FirstUseUnderATestsOverrides")
+        self.assertPassed(result, 1)
+        self.assertEqual(self.role(result, "other"), "created on first use")
+        self.assertEqual(self.role(result, "legacy"), "created on first use")
+        self.assertEqual(self.leftovers(), [])
+
+    def test_in_another_thread(self):
+        result = self.run_tests("LegacyInAThread")
+        self.assertPassed(result, 1)
+        self.assertEqual(self.role(result, "legacy"), "created on first use")
+        self.assertEqual(self.leftovers(), [])
+
+    def test_serialized_rollback(self):
+        result = self.run_tests("SerializedOther")
+        self.assertPassed(result, 2)
+        self.assertEqual(self.leftovers(), [])
+
+    def test_a_failed_setup_fails_its_tests_and_cleans_up(self):
+        result = self.run_tests("OtherFails", env={"LAZY_FAIL_ALIAS": "other"})
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn("FAILED (errors=2)", result.stderr, result)
+        self.assertIn(
+            "TestDatabaseSetupError: Setting up the test database of alias 'other' on its first use failed: "
+            "RuntimeError: migrating other exploded on purpose.",
+            result.stderr,
+        )
+        self.assertIn("on its first use failed earlier in this run", result.stderr)
+        self.assertIn("Ran 3 tests", result.stderr)
+        self.assertTrue(result.stderr.startswith("EE."), result)
+        self.assertEqual(self.leftovers(), [])
+
+
+@only_with_backend("sqlite")
+class RealDatabaseTests(LazySetupTestCase):
+    def test_an_unused_alias_never_reaches_its_real_database(self):
+        folder = self.data / "multidb_runner_tests"
+        folder.mkdir(parents=True)
+        real = folder / "other.sqlite3"
+        with sqlite3.connect(real) as connection:
+            connection.execute("CREATE TABLE precious (value TEXT)")
+            connection.execute("INSERT INTO precious VALUES ('customer data')")
+        connection.close()
+        before = real.stat().st_mtime_ns
+        result = self.run_tests("OnlyDefault", "ThroughTheMirrorFirst")
+        self.assertPassed(result, 3)
+        with sqlite3.connect(real) as connection:
+            self.assertEqual(connection.execute("SELECT count(*) FROM precious").fetchone(), (1,))
+        connection.close()
+        self.assertEqual(real.stat().st_mtime_ns, before)
+        self.assertEqual(self.leftovers(), [])
