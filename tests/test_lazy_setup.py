@@ -174,3 +174,50 @@ class RealDatabaseTests(LazySetupTestCase):
         connection.close()
         self.assertEqual(real.stat().st_mtime_ns, before)
         self.assertEqual(self.leftovers(), [])
+
+
+@only_with_backend("sqlite")
+class StockEquivalentProjectTests(SimpleTestCase):
+    """One database, no mirror, no legacy table, no suffix: nothing of the runner's at verbosity 1."""
+
+    SETTINGS = (
+        "SECRET_KEY = 'one'\n"
+        "INSTALLED_APPS = ['django.contrib.contenttypes']\n"
+        "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': 'one.sqlite3'}}\n"
+        "TEST_RUNNER = 'multidb_runner.MultiDBRunner'\n"
+    )
+    TESTS = (
+        "from django.contrib.contenttypes.models import ContentType\n"
+        "from django.test import TestCase\n\n"
+        "class OneTests(TestCase):\n"
+        "    def test_query(self):\n"
+        "        self.assertTrue(ContentType.objects.exists())\n"
+    )
+
+    def run_project(self, *args):
+        folder = make_temp_dir(self)
+        (folder / "one_settings.py").write_text(self.SETTINGS)
+        (folder / "one_tests.py").write_text(self.TESTS)
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+        environment.update({"DJANGO_SETTINGS_MODULE": "one_settings", "PYTHONPATH": f"{folder}{os.pathsep}{REPO}"})
+        completed = subprocess.run(
+            [sys.executable, "-m", "django", "test", "one_tests", "--noinput", *args],
+            cwd=folder,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        return Result(completed)
+
+    def test_silent_at_verbosity_1(self):
+        result = self.run_project()
+        self.assertEqual(result.returncode, 0, result)
+        self.assertNotIn("Database plan", result.output)
+        self.assertEqual(result.stdout, "Found 1 test(s).\nSystem check identified no issues (0 silenced).\n", result)
+
+    def test_the_plan_at_verbosity_2(self):
+        result = self.run_project("-v", "2")
+        self.assertEqual(result.returncode, 0, result)
+        self.assertRegex(result.stdout, r"default\s+\(in memory\)\s+created on first use")

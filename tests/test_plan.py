@@ -80,3 +80,47 @@ class BuildPlanTests(TestCase):
         self.assertIn("mirror of default", rows["replica"])
         self.assertIn("legacy_customer, legacy_region", rows["legacy"])
         self.assertRegex(rows["other"], r"^other\s+-\s+not used\s+-$")
+
+
+class FirstUseRolesTests(TestCase):
+    """What the plan says once the run is over, with databases set up on first use."""
+
+    def plan(self, **kwargs):
+        plan = build_plan(SETTINGS, {"default", "replica", "other", "legacy"}, MIRRORS, **kwargs)
+        plan.on_first_use = {"default", "other", "legacy"}
+        return plan
+
+    def test_set_up_and_never_used(self):
+        plan = self.plan()
+        plan.set_up_on_first_use = {"default"}
+        self.assertEqual(plan.role("default"), "created on first use")
+        self.assertEqual(plan.role("replica"), "mirror of default")
+        self.assertEqual(plan.role("other"), "not used")
+        self.assertEqual([row[1] for row in plan.rows() if row[0] == "other"], ["-"])
+        self.assertEqual(plan.eager_creations, [])
+
+    def test_mirror_of_a_database_never_set_up_is_not_used(self):
+        self.assertEqual(self.plan().role("replica"), "not used")
+
+    def test_keepdb(self):
+        plan = self.plan(keepdb=True)
+        plan.set_up_on_first_use = {"default", "other"}
+        plan.on_first_use = {"other", "legacy"}
+        self.assertEqual(plan.role("default"), "kept (--keepdb)")
+        self.assertEqual(plan.role("other"), "kept (--keepdb), set up on first use")
+
+    def test_in_memory_is_never_kept(self):
+        settings = [alias("default", test_name="(in memory)"), alias("other", test_name="(in memory)")]
+        plan = build_plan(settings, {"default", "other"}, {}, keepdb=True)
+        plan.on_first_use = {"other"}
+        plan.set_up_on_first_use = {"other"}
+        self.assertEqual(plan.role("default"), "created")
+        self.assertEqual(plan.role("other"), "created on first use")
+
+    def test_differs_from_stock(self):
+        one = build_plan([alias("default")], {"default"}, {})
+        self.assertFalse(one.differs_from_stock(db_suffix=None))
+        self.assertTrue(one.differs_from_stock(db_suffix="ci1"))
+        one.legacy_tables["default"] = ["accounts"]
+        self.assertTrue(one.differs_from_stock(db_suffix=None))
+        self.assertTrue(build_plan(SETTINGS, {"default"}, MIRRORS).differs_from_stock(db_suffix=None))
