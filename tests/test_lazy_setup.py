@@ -57,7 +57,8 @@ class LazySetupTestCase(SimpleTestCase):
         return Result(completed)
 
     def role(self, result, alias):
-        match = re.search(rf"^{alias}\s+(?:\S+)\s+(.+?)\s{{2,}}", result.stdout, re.MULTILINE)
+        # Columns are two spaces apart or more ("(in memory)" has one inside).
+        match = re.search(rf"^{alias}\s{{2,}}(?:.+?)\s{{2,}}(.+?)\s{{2,}}", result.stdout, re.MULTILINE)
         self.assertIsNotNone(match, f"no plan row for {alias}: {result}")
         return match.group(1)
 

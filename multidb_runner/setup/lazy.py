@@ -75,12 +75,13 @@ class LazyTestDatabases:
     def before_use(self, connection: BaseDatabaseWrapper) -> None:
         """Set up ``connection``'s database first, if it is still to be set up."""
         first = self.pending.get(connection.alias)
-        if first is None or connection.connection is not None:
-            # Not awaited, or connected already (a set-up that failed half-way).
+        if first is None:
+            return
+        if first in self.failed:
+            raise self.error(first, self.failed[first], again=True)
+        if connection.connection is not None:
             return
         with self.lock:
-            if first in self.failed:
-                raise self.error(first, self.failed[first], again=True)
             if first in self.in_progress or connection.alias not in self.pending:
                 # This set-up's own connections, or another thread did it meanwhile.
                 return
