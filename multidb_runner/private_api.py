@@ -14,6 +14,7 @@ private name this list does not have.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from dataclasses import dataclass
 
@@ -35,6 +36,8 @@ class PrivateName:
     read_by: str | None = None
     #: The first Django release without it, where the package no longer needs it.
     until: tuple[int, int] | None = None
+    #: The module that must be importable for the name to be checked (an optional dependency).
+    needs: str | None = None
 
     @property
     def path(self) -> str:
@@ -90,8 +93,23 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(
         "django.test.testcases.TestCase",
         "_databases_support_transactions",
-        "transactions",
-        "take TestCase's own path where databases lack transactions",
+        "transactions, layer",
+        "take TestCase's own path where databases lack transactions; answer without setting databases up",
+    ),
+    PrivateName(
+        "django.apps.registry.Apps",
+        "app_configs",
+        "setup.lazy",
+        "migrate a database set up mid-run with the run's app registry, not a test's available_apps "
+        "(no public way to step out of set_available_apps() and back)",
+        read_by="django.apps.registry.Apps.set_available_apps",
+    ),
+    PrivateName(
+        "django.apps.registry.Apps",
+        "stored_app_configs",
+        "setup.lazy",
+        "the app registries that available_apps and override_settings stacked, put back after the set-up",
+        read_by="django.apps.registry.Apps.set_available_apps",
     ),
     PrivateName(
         "django.test.testcases.TestCase",
@@ -170,6 +188,21 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
         "the worker processes: their pids and exit codes when one dies",
         read_by="concurrent.futures.process.ProcessPoolExecutor.__init__",
     ),
+    # pytest-django (the pytest plugin; pytest-django 4.11 to 4.14).
+    PrivateName(
+        "pytest_django.fixtures",
+        "_get_databases_for_test",
+        "pytest_plugin.session",
+        "whether and how a collected test uses the database, as pytest-django's django_db_setup decides",
+        needs="pytest_django",
+    ),
+    PrivateName(
+        "pytest_django.fixtures",
+        "_disable_migrations",
+        "pytest_plugin.fixtures",
+        "--no-migrations exactly as pytest-django's own django_db_setup does it",
+        needs="pytest_django",
+    ),
     PrivateName(
         "argparse.ArgumentParser",
         "_actions",
@@ -202,6 +235,8 @@ def missing_names() -> list[str]:
     for entry in PRIVATE_NAMES:
         if entry.until is not None and django.VERSION[:2] >= entry.until:
             continue
+        if entry.needs is not None and importlib.util.find_spec(entry.needs) is None:
+            continue  # an optional dependency, not installed here
         if entry.read_by is not None:
             source = inspect.getsource(resolve(entry.read_by))  # type: ignore[arg-type]
             present = entry.name in source

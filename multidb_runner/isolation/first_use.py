@@ -4,10 +4,10 @@ See the first use of an alias: the hooks that lazy set-up and lazy transactions 
 A connection is first used when it connects or gets a cursor
 (``ensure_connection``), or when any transaction API asks whether it is in
 an atomic block (``in_atomic_block``: ``atomic``, ``get_rollback``,
-``on_commit`` read it first). Both points are replaced on
-``BaseDatabaseWrapper`` once, and only while some listener waits for a
-first use: a run where everything is set up and no ``TestCase`` scope is
-pending pays nothing for them.
+``on_commit`` read it first). Both points are replaced on each backend's
+wrapper class once, and only while some listener waits for a first use:
+a run where everything is set up and no ``TestCase`` scope is pending pays
+nothing for them.
 
 Listeners hear in order: the database is set up (``setup/lazy.py``) before
 a ``TestCase``'s transaction is opened on it (``transactions.py``).
@@ -15,6 +15,7 @@ a ``TestCase``'s transaction is opened on it (``transactions.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -46,14 +47,32 @@ class FirstUseHooks:
             if listener.waiting:
                 listener.before_use(connection)
 
-    def install(self, patches: ClassPatches) -> None:
-        """Prepare the replacements (off until ``refresh()`` finds a listener waiting)."""
-        ensure_connection = patches.original(BaseDatabaseWrapper, "ensure_connection")
+    def install(self, patches: ClassPatches, wrapper_classes: Iterable[type[BaseDatabaseWrapper]]) -> None:
+        """
+        Prepare the replacements on each of ``wrapper_classes`` (off until ``refresh()`` finds a listener waiting).
+
+        On the backends' own classes, not on ``BaseDatabaseWrapper``: Django
+        (``SimpleTestCase``'s check of threaded connections) and pytest-django
+        (its database blocker) replace ``BaseDatabaseWrapper.ensure_connection``
+        for a while and put back what they found; the hook calls whatever is
+        there at the time, after telling the listeners.
+        """
+        for wrapper_class in dict.fromkeys(wrapper_classes):
+            hooks = self.hooks_for(wrapper_class)
+            self.switches += [patches.switch(wrapper_class, name, value) for name, value in hooks.items()]
+        self.refresh()
+
+    def hooks_for(self, wrapper_class: type[BaseDatabaseWrapper]) -> dict[str, Any]:
+        """Return the first-use points of ``wrapper_class``."""
         notify = self.notify
+        own = vars(wrapper_class).get("ensure_connection")
 
         def ensure_connection_on_first_use(connection: BaseDatabaseWrapper) -> None:
             notify(connection)
-            ensure_connection(connection)
+            if own is not None:
+                own(connection)
+            else:
+                super(wrapper_class, connection).ensure_connection()  # type: ignore[misc]
 
         def in_atomic_block(connection: BaseDatabaseWrapper) -> bool:
             notify(connection)
@@ -62,12 +81,10 @@ class FirstUseHooks:
         def set_in_atomic_block(connection: BaseDatabaseWrapper, value: bool) -> None:
             connection.__dict__["in_atomic_block"] = value
 
-        hooks: dict[str, Any] = {
+        return {
             "ensure_connection": ensure_connection_on_first_use,
             "in_atomic_block": property(in_atomic_block, set_in_atomic_block),
         }
-        self.switches = [patches.switch(BaseDatabaseWrapper, name, value) for name, value in hooks.items()]
-        self.refresh()
 
     def refresh(self) -> None:
         """Watch the first-use points while some listener waits, and only then."""

@@ -23,7 +23,7 @@ from django.test import SimpleTestCase, TestCase, TransactionTestCase
 
 from .first_use import FirstUseHooks, FirstUseListener
 from .flushing import SelectiveFlush
-from .mirrors import set_mirror_statement_check, set_mirror_use_hook
+from .mirrors import primary_of, set_mirror_statement_check, set_mirror_use_hook
 from .patches import ClassPatches
 from .read_only import MirrorGuard
 from .tracking import WriteTracker
@@ -123,7 +123,7 @@ class IsolationLayer:
             key = (TestCase, "_databases_support_transactions")
             steps[key] = transactions_supported_before_setup(self.lazy_setup)
             self.lazy_setup.on_change = self.first_use.refresh
-        self.first_use.install(patches)
+        self.first_use.install(patches, [type(primary_of(connections[alias])) for alias in connections])
         if self.options.report_usage:
             # Django's own transactions and flushes are not a class's use of a database.
             steps = {key: quieted(step, self.tracker.pause) for key, step in steps.items()}

@@ -122,13 +122,26 @@ class DatabasesInjector:
             "%(test)s.databases."
         )
 
+    def declaration(self, cls: type[SimpleTestCase]) -> Any:
+        """
+        Return the ``databases`` value the project declared for ``cls``, or ``_MISSING``.
+
+        A method, so that a subclass can tell declarations apart where the
+        class's module does not (pytest-django's per-test classes).
+        """
+        return declared_databases(cls, self.installed_paths)
+
     def databases_for(self, cls: type[SimpleTestCase]) -> frozenset[str] | None:
         """Return the aliases ``cls`` may use during the run, or None to leave it alone."""
-        declared = declared_databases(cls, self.installed_paths)
+        declared = self.declaration(cls)
         if declared is _MISSING:
             if issubclass(cls, TransactionTestCase):
                 return self.injected_aliases
             return None
+        return self.databases_declared(declared)
+
+    def databases_declared(self, declared: Any) -> frozenset[str] | None:
+        """Return the aliases a declared ``databases`` value gives, or None to leave it to Django."""
         if declared == ALL_ALIASES:
             return self.all_aliases
         if isinstance(declared, str) or not declared:
@@ -139,7 +152,7 @@ class DatabasesInjector:
 
     def declared(self, cls: type[SimpleTestCase]) -> frozenset[str] | None:
         """Return the aliases ``cls`` declared itself, or None if it kept Django's default."""
-        declared = declared_databases(cls, self.installed_paths)
+        declared = self.declaration(cls)
         if declared is _MISSING or (isinstance(declared, str) and declared != ALL_ALIASES):
             return None
         return self.all_aliases if declared == ALL_ALIASES else frozenset(declared)
