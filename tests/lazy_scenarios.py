@@ -70,6 +70,28 @@ class ThroughTheMirrorFirst(TestCase):
         self.assertEqual(Author.objects.using("replica2").get().name, "Ada")
 
 
+class SetUpTestDataFirst(TestCase):
+    """The first use of 'other' is in setUpTestData: its rows stay for the class, and go with it."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.author = Author.objects.using("other").create(name="Ada")
+
+    def test_1_sees_the_class_data(self):
+        self.assertEqual(Author.objects.using("other").get().name, "Ada")
+        Author.objects.using("other").create(name="Grace")
+
+    def test_2_the_test_write_was_rolled_back(self):
+        self.assertEqual(Author.objects.using("other").count(), 1)
+
+
+class AfterSetUpTestDataFirst(TransactionTestCase):
+    """Runs after SetUpTestDataFirst: the class's rows were rolled back with it."""
+
+    def test_nothing_left(self):
+        self.assertEqual(Author.objects.using("other").count(), 0)
+
+
 class NothingMigrates:
     def allow_migrate(self, db, app_label, **hints):
         return False

@@ -137,6 +137,13 @@ class FirstUseTests(LazySetupTestCase):
         self.assertEqual(self.role(result, "legacy"), "created on first use")
         self.assertEqual(self.leftovers(), [])
 
+    def test_in_set_up_test_data(self):
+        result = self.run_tests("SetUpTestDataFirst", "AfterSetUpTestDataFirst")
+        self.assertPassed(result, 3)
+        self.assertEqual(self.role(result, "other"), "created on first use")
+        self.assertEqual(self.role(result, "default"), "not used")
+        self.assertEqual(self.leftovers(), [])
+
     def test_serialized_rollback(self):
         result = self.run_tests("SerializedOther")
         self.assertPassed(result, 2)
