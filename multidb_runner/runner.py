@@ -31,7 +31,6 @@ from .reports.durations import read_durations, write_durations
 from .reports.results import RecordingResult, write_junit_xml
 from .reports.usage import ClassDatabases, format_usage_report
 from .setup import legacy
-from .setup.catalog import is_in_memory_name
 from .setup.clones import WorkerClones, remove_stale_clones
 from .setup.databases import (
     OldConfig,
@@ -366,26 +365,8 @@ class MultiDBRunner(DiscoverRunner):
                         connections[alias].close()
                 raise
         if threading.get_ident() != self.run_start.thread:
-            self.adopt_from_thread(self.old_config[created:])
+            self.run_start.adopt(self.old_config[created:])
         plan.set_up_on_first_use.add(first)
-
-    def adopt_from_thread(self, entries: OldConfig) -> None:
-        """
-        Hand the databases a test's thread set up over to the run's own connections, for teardown.
-
-        An in-memory SQLite database lives while a connection to it is open:
-        the run's connection opens one before the thread's may close.
-        """
-        assert self.run_start is not None
-        for entry in entries:
-            connection = self.run_start.connections[entry.alias]
-            entry.connection = connection
-            if connection.vendor == "sqlite" and is_in_memory_name(str(entry.test_name)):
-                connection.inc_thread_sharing()
-                try:
-                    connection.ensure_connection()
-                finally:
-                    connection.dec_thread_sharing()
 
     def lock_test_databases(self, creations: list[tuple[str, list[str]]]) -> None:
         """Lock the test databases of ``creations``, or refuse to run if a live run holds one."""

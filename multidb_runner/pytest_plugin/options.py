@@ -16,8 +16,7 @@ import pytest
 from ..errors import ConfigurationError
 from ..options import OPTIONS, Option
 
-#: The runner's options that mean something under pytest (those the installed
-#: runner has: ``lazy_setup`` came later than the others). The others have
+#: The runner's options that mean something under pytest. The others have
 #: pytest's own counterpart (``--junit-xml``, pytest-xdist for parallel runs,
 #: pytest-cov for coverage) or select tests, which is pytest's job.
 PYTEST_OPTIONS = (

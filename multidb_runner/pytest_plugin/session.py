@@ -126,9 +126,7 @@ class PytestRun:
 
     # Databases -------------------------------------------------------------------
 
-    def setup_databases(
-        self, aliases: set[str], serialized_aliases: set[str], *, keepdb: bool
-    ) -> None:
+    def setup_databases(self, aliases: set[str], serialized_aliases: set[str], *, keepdb: bool) -> None:
         """Set up the test databases through the runner, and start injecting per-test classes."""
         runner = self.runner
         runner.keepdb = keepdb

@@ -32,6 +32,8 @@ from django.core.management.base import SystemCheckError
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .catalog import is_in_memory_name
+
 #: The alias of the runner's own connections to no database (as Django's ``NO_DB_ALIAS``).
 NO_DATABASE_ALIAS = "__multidb_runner_no_database__"
 
@@ -140,6 +142,24 @@ class RunStartState:
         #: The thread that runs the tests, and its connections (which teardown uses).
         self.thread = threading.get_ident()
         self.connections = {alias: connections[alias] for alias in connections}
+
+    def adopt(self, entries: Iterable[Any]) -> None:
+        """
+        Hand test databases a test's thread set up over to the run's own connections, for teardown.
+
+        ``entries`` are the run's ``TestDatabase`` records of them. An
+        in-memory SQLite database lives while a connection to it is open:
+        the run's connection opens one before the thread's may close.
+        """
+        for entry in entries:
+            connection = self.connections[entry.alias]
+            entry.connection = connection
+            if connection.vendor == "sqlite" and is_in_memory_name(str(entry.test_name)):
+                connection.inc_thread_sharing()
+                try:
+                    connection.ensure_connection()
+                finally:
+                    connection.dec_thread_sharing()
 
     @contextmanager
     def restored(self) -> Iterator[None]:
