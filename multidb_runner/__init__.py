@@ -6,7 +6,15 @@ from .errors import ConfigurationError
 from .isolation.read_only import ReadOnlyMirrorError
 from .options import DEFAULTS
 from .runner import MultiDBRunner
+from .setup.lazy import TestDatabaseSetupError
 
 __version__ = "0.1.0"
 
-__all__ = ["DEFAULTS", "ConfigurationError", "MultiDBRunner", "ReadOnlyMirrorError", "__version__"]
+__all__ = [
+    "DEFAULTS",
+    "ConfigurationError",
+    "MultiDBRunner",
+    "ReadOnlyMirrorError",
+    "TestDatabaseSetupError",
+    "__version__",
+]

@@ -55,8 +55,6 @@ class LazyTestDatabases:
     def __init__(self, pending: Mapping[str, str], set_up: Callable[[str], None]) -> None:
         self.pending: dict[str, str] = dict(pending)
         self.set_up = set_up
-        #: First aliases set up on first use, in the order they were.
-        self.set_up_lazily: list[str] = []
         #: First alias -> the error its set-up failed with.
         self.failed: dict[str, BaseException] = {}
         self.lock = threading.RLock()
@@ -95,7 +93,6 @@ class LazyTestDatabases:
                 raise self.error(first, exc) from exc
             finally:
                 self.in_progress.discard(first)
-            self.set_up_lazily.append(first)
             for alias in [alias for alias, of in self.pending.items() if of == first]:
                 del self.pending[alias]
         self.on_change()
