@@ -2,9 +2,9 @@
 See the first use of an alias: the hooks that lazy set-up and lazy transactions share.
 
 A connection is first used when it connects or gets a cursor
-(``ensure_connection``), or when any transaction API asks whether it is in
-an atomic block (``in_atomic_block``: ``atomic``, ``get_rollback``,
-``on_commit`` read it first). Both points are replaced on each backend's
+(``ensure_connection``, ``temporary_connection``), or when any transaction
+API asks whether it is in an atomic block (``in_atomic_block``: ``atomic``,
+``get_rollback``, ``on_commit`` read it first). These points are replaced on each backend's
 wrapper class once, and only while some listener waits for a first use:
 a run where everything is set up and no ``TestCase`` scope is pending pays
 nothing for them.
@@ -66,6 +66,7 @@ class FirstUseHooks:
         """Return the first-use points of ``wrapper_class``."""
         notify = self.notify
         own = vars(wrapper_class).get("ensure_connection")
+        own_temporary = vars(wrapper_class).get("temporary_connection")
 
         def ensure_connection_on_first_use(connection: BaseDatabaseWrapper) -> None:
             notify(connection)
@@ -73,6 +74,15 @@ class FirstUseHooks:
                 own(connection)
             else:
                 super(wrapper_class, connection).ensure_connection()  # type: ignore[misc]
+
+        def temporary_connection(connection: BaseDatabaseWrapper) -> Any:
+            # Django closes a connection it opened just for this (reading a
+            # feature of the server, on first use): open it for good first,
+            # or it would be closed with the test's transactions inside.
+            notify(connection)
+            if own_temporary is not None:
+                return own_temporary(connection)
+            return super(wrapper_class, connection).temporary_connection()  # type: ignore[misc]
 
         def in_atomic_block(connection: BaseDatabaseWrapper) -> bool:
             notify(connection)
@@ -83,6 +93,7 @@ class FirstUseHooks:
 
         return {
             "ensure_connection": ensure_connection_on_first_use,
+            "temporary_connection": temporary_connection,
             "in_atomic_block": property(in_atomic_block, set_in_atomic_block),
         }
 
