@@ -207,8 +207,23 @@ class PostgreSQLServer(DatabaseServer):
         return '"' + name.replace('"', '""') + '"'
 
     def drop(self, name: str) -> None:
-        # Connections a killed run left open must not keep it.
-        self.execute(f"DROP DATABASE IF EXISTS {self.quote(name)} WITH (FORCE)")
+        """
+        Drop ``name``, ending the sessions a killed run left open on it.
+
+        A session of another role (the server's own, on a loaded machine)
+        cannot be ended by this user: then wait for it to go, up to WAIT_SECONDS.
+        """
+        import psycopg
+
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            try:
+                self.execute(f"DROP DATABASE IF EXISTS {self.quote(name)} WITH (FORCE)")
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(POLL_SECONDS)
 
 
 class MariaDBServer(DatabaseServer):
