@@ -191,8 +191,13 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         the dead one is the worker whose end was not that. Its slot says
         which class and test it was running.
         """
+        deadline = time.monotonic() + 10
         for process in processes.values():
-            process.join(timeout=10)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        # The pool's own thread reaps the same processes: an exit code it has
+        # just collected may not be recorded yet when join() returns.
+        while any(process.exitcode is None for process in processes.values()) and time.monotonic() < deadline:
+            time.sleep(0.01)
         ends = {pid: process.exitcode for pid, process in processes.items() if process.exitcode is not None}
         dead = [pid for pid, code in ends.items() if code not in (0, -signal.SIGTERM)]
         if not dead:
