@@ -24,13 +24,13 @@ class Block:
     variants: list[str]
     runs: dict[str, list[Measurement]] = field(default_factory=dict)
     #: The phases shown, with their ratios: the in-process phases, or the whole process ("wall") first.
-    phases: tuple[str, ...] = ("tests", "setup")
+    phases: tuple[str, ...] = ("tests", "setup", "total")
 
     def add(self, variant: str, measurement: Measurement) -> None:
         self.runs.setdefault(variant, []).append(measurement)
 
     def median(self, variant: str, phase: str) -> float:
-        """Return the median seconds of ``phase`` ("setup", "tests" or "wall") over the runs of ``variant``."""
+        """Return the median seconds of ``phase`` ("setup", "tests", "total" or "wall") over the runs of ``variant``."""
         return statistics.median(getattr(run, phase) for run in self.runs[variant])
 
     def ratio(self, variant: str, phase: str) -> float:
@@ -65,7 +65,7 @@ class Block:
             "variants": {
                 name: {
                     "runs": [asdict(run) for run in self.runs[name]],
-                    "median": {phase: self.median(name, phase) for phase in ("tests", "setup", "wall")},
+                    "median": {phase: self.median(name, phase) for phase in ("tests", "setup", "total", "wall")},
                     "ratio": {phase: self.ratio(name, phase) for phase in self.phases},
                 }
                 for name in self.variants
