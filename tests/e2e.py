@@ -68,6 +68,20 @@ def run_manage(
     return Result(completed)
 
 
+def run_django_test(*args: str, cwd: Path, env: dict[str, str], timeout: int = 300) -> Result:
+    """Run ``python -m django test ARGS`` in ``cwd`` with the environment ``env``, never waiting for input."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "django", "test", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return Result(completed)
+
+
 def make_temp_dir(test_case) -> Path:
     """Return a new folder removed when ``test_case`` ends."""
     path = Path(tempfile.mkdtemp(prefix="multidb_e2e_"))

@@ -11,8 +11,6 @@ and that nothing is left.
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import uuid
 
 from django.db import connections
@@ -20,7 +18,7 @@ from django.test import SimpleTestCase
 
 from multidb_runner.setup.catalog import databases_like
 
-from .e2e import BACKEND, REPO, Result, make_temp_dir, only_with_backend
+from .e2e import BACKEND, REPO, make_temp_dir, only_with_backend, run_django_test
 
 SCENARIOS = "tests.lazy_scenarios"
 
@@ -45,16 +43,7 @@ class LazySetupTestCase(SimpleTestCase):
         args = [f"{SCENARIOS}.{label}" if label[:1].isupper() else label for label in labels_and_flags]
         if BACKEND in ("postgresql", "mariadb"):
             args += ["--db-suffix", self.suffix]
-        completed = subprocess.run(
-            [sys.executable, "-m", "django", "test", *args, "--noinput"],
-            cwd=REPO,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
-        return Result(completed)
+        return run_django_test(*args, "--noinput", cwd=REPO, env=environment)
 
     def role(self, result, alias):
         # Columns are two spaces apart or more ("(in memory)" has one inside).
@@ -208,16 +197,7 @@ class StockEquivalentProjectTests(SimpleTestCase):
         (folder / "one_tests.py").write_text(self.TESTS)
         environment = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
         environment.update({"DJANGO_SETTINGS_MODULE": "one_settings", "PYTHONPATH": f"{folder}{os.pathsep}{REPO}"})
-        completed = subprocess.run(
-            [sys.executable, "-m", "django", "test", "one_tests", "--noinput", *args],
-            cwd=folder,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
-        return Result(completed)
+        return run_django_test("one_tests", "--noinput", *args, cwd=folder, env=environment)
 
     def test_silent_at_verbosity_1(self):
         result = self.run_project()

@@ -7,12 +7,10 @@ and are flushed like the others.
 """
 
 import os
-import subprocess
-import sys
 
 from django.test import SimpleTestCase
 
-from .e2e import REPO, make_temp_dir, only_with_backend
+from .e2e import REPO, make_temp_dir, only_with_backend, run_django_test
 
 LABELS = [
     "tests.test_injection_in_suite.UndeclaredTestCase.test_legacy_tables_exist_on_their_database",
@@ -29,16 +27,7 @@ class MigrationsDisabledTests(SimpleTestCase):
             "MULTIDB_TEST_DATA_DIR": str(data),
             "DJANGO_SETTINGS_MODULE": "tests.settings_nomigrations",
         }
-        completed = subprocess.run(
-            [sys.executable, "-m", "django", "test", *LABELS, "--noinput", "-v", "2", *args],
-            cwd=REPO,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
-        return completed, data
+        return run_django_test(*LABELS, "--noinput", "-v", "2", *args, cwd=REPO, env=environment), data
 
     def test_legacy_tables_without_migrations(self):
         completed, data = self.run_suite()
