@@ -65,24 +65,6 @@ class FirstUseHooks:
     def hooks_for(self, wrapper_class: type[BaseDatabaseWrapper]) -> dict[str, Any]:
         """Return the first-use points of ``wrapper_class``."""
         notify = self.notify
-        own = vars(wrapper_class).get("ensure_connection")
-        own_temporary = vars(wrapper_class).get("temporary_connection")
-
-        def ensure_connection_on_first_use(connection: BaseDatabaseWrapper) -> None:
-            notify(connection)
-            if own is not None:
-                own(connection)
-            else:
-                super(wrapper_class, connection).ensure_connection()  # type: ignore[misc]
-
-        def temporary_connection(connection: BaseDatabaseWrapper) -> Any:
-            # Django closes a connection it opened just for this (reading a
-            # feature of the server, on first use): open it for good first,
-            # or it would be closed with the test's transactions inside.
-            notify(connection)
-            if own_temporary is not None:
-                return own_temporary(connection)
-            return super(wrapper_class, connection).temporary_connection()  # type: ignore[misc]
 
         def in_atomic_block(connection: BaseDatabaseWrapper) -> bool:
             notify(connection)
@@ -92,10 +74,33 @@ class FirstUseHooks:
             connection.__dict__["in_atomic_block"] = value
 
         return {
-            "ensure_connection": ensure_connection_on_first_use,
-            "temporary_connection": temporary_connection,
+            "ensure_connection": self.notifying(wrapper_class, "ensure_connection"),
+            # Django closes a connection it opened just for this (reading a
+            # feature of the server, on first use): it must be open for good
+            # first, or it would be closed with the test's transactions inside.
+            "temporary_connection": self.notifying(wrapper_class, "temporary_connection"),
             "in_atomic_block": property(in_atomic_block, set_in_atomic_block),
         }
+
+    def notifying(self, wrapper_class: type[BaseDatabaseWrapper], name: str) -> Any:
+        """
+        Return ``wrapper_class``'s method ``name`` telling the listeners first.
+
+        It then calls the class's own method, if it has one, or else the one
+        found after it at call time (``BaseDatabaseWrapper``'s, or whatever
+        replaces it for a while).
+        """
+        notify = self.notify
+        own = vars(wrapper_class).get(name)
+
+        def method(connection: BaseDatabaseWrapper, *args: Any, **kwargs: Any) -> Any:
+            notify(connection)
+            if own is not None:
+                return own(connection, *args, **kwargs)
+            return getattr(super(wrapper_class, connection), name)(*args, **kwargs)
+
+        method.__name__ = name
+        return method
 
     def refresh(self) -> None:
         """Watch the first-use points while some listener waits, and only then."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from django.apps import apps
@@ -32,6 +32,7 @@ from django.core.management.base import SystemCheckError
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from ..isolation.transactions import unobserved
 from .catalog import is_in_memory_name
 
 #: The alias of the runner's own connections to no database (as Django's ``NO_DB_ALIAS``).
@@ -191,24 +192,17 @@ def unobserved_by_test(aliases: Iterable[str]) -> Iterator[None]:
     """
     Hide a mid-run set-up's statements from what the test watches on ``aliases``.
 
-    No debug cursor (``assertNumQueries``, ``--debug-sql``), no execute
-    wrapper of the test's, nothing added to the query log.
+    What hides the runner's own transactions (no execute wrapper of the
+    test's, nothing added to the query log), and no debug cursor either
+    (``assertNumQueries``, ``--debug-sql``): a set-up runs hundreds.
     """
-    saved: list[tuple[BaseDatabaseWrapper, bool, list[Any], int]] = []
-    for alias in aliases:
-        connection = connections[alias]
-        logged = len(connection.queries_log)
-        saved.append((connection, connection.force_debug_cursor, connection.execute_wrappers, logged))
-        connection.force_debug_cursor = False
-        connection.execute_wrappers = []
-    try:
+    with ExitStack() as stack:
+        for alias in aliases:
+            connection = connections[alias]
+            stack.enter_context(unobserved(connection))
+            stack.callback(setattr, connection, "force_debug_cursor", connection.force_debug_cursor)
+            connection.force_debug_cursor = False
         yield
-    finally:
-        for connection, debug, wrappers, logged in saved:
-            connection.force_debug_cursor = debug
-            connection.execute_wrappers = wrappers
-            while len(connection.queries_log) > logged:
-                connection.queries_log.pop()
 
 
 def run_database_checks(aliases: Iterable[str]) -> None:
