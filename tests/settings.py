@@ -81,3 +81,9 @@ else:
     raise RuntimeError(f"MULTIDB_TEST_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql, mariadb.")
 
 DATABASES = {alias: DATABASES[alias] for alias in ALIASES}
+
+if BACKEND == "postgresql":
+    # As most PostgreSQL projects: its connection_created receiver looks every alias up.
+    INSTALLED_APPS.append("django.contrib.postgres")
+# A receiver of the project's own that looks every alias up too.
+import tests.connection_receivers  # noqa: E402, F401

@@ -34,9 +34,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..isolation.transactions import unobserved
 from .catalog import is_in_memory_name
-
-#: The alias of the runner's own connections to no database (as Django's ``NO_DB_ALIAS``).
-NO_DATABASE_ALIAS = "__multidb_runner_no_database__"
+from .servers import own_connection
 
 
 class TestDatabaseSetupError(Exception):
@@ -113,7 +111,7 @@ class LazyTestDatabases:
             if isinstance(known, bool):
                 self.transactions_supported[first] = known
             else:
-                no_database = type(connection)({**connection.settings_dict, "NAME": None}, alias=NO_DATABASE_ALIAS)
+                no_database = own_connection(connection)
                 try:
                     self.transactions_supported[first] = bool(no_database.features.supports_transactions)
                 finally:

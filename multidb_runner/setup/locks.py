@@ -24,14 +24,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..errors import ConfigurationError
 from .catalog import is_in_memory_name, sqlite_path
+from .servers import own_connection
 
 try:
     import fcntl
 except ImportError:  # Windows: SQLite files are not locked there.
     fcntl = None  # type: ignore[assignment]
-
-#: The alias Django gives its own connections to no database (``_nodb_cursor``).
-LOCK_ALIAS = "__multidb_runner_lock__"
 
 
 class DatabaseInUse(ConfigurationError):
@@ -158,7 +156,7 @@ class ServerLock:
         if self.connection.vendor == "postgresql":
             names = ["postgres", self.connection.settings_dict["NAME"]]
         for index, name in enumerate(names):
-            wrapper = type(self.connection)({**self.connection.settings_dict, "NAME": name}, alias=LOCK_ALIAS)
+            wrapper = own_connection(self.connection, name)
             try:
                 wrapper.ensure_connection()
             except Exception:

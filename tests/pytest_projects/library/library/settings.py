@@ -53,6 +53,12 @@ elif BACKEND in ("postgresql", "mariadb"):
 else:
     raise RuntimeError(f"MULTIDB_TEST_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql, mariadb.")
 
+if BACKEND == "postgresql":
+    # As most PostgreSQL projects: its connection_created receiver looks every alias up.
+    INSTALLED_APPS.append("django.contrib.postgres")
+# A receiver of the project's own that looks every alias up too.
+import library.receivers  # noqa: E402, F401
+
 DATABASES = {
     "default": database("default"),
     # A read replica: reads of books go there; in tests it must see the test's writes.

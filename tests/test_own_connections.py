@@ -1,0 +1,53 @@
+"""The runner's own connections (locks, catalog queries) look like Django's no-database connection."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connections
+from django.db.backends.base.base import NO_DB_ALIAS
+from django.db.backends.signals import connection_created
+from django.test import SimpleTestCase, TestCase
+
+from multidb_runner.setup.locks import TestDatabaseLocks
+from multidb_runner.setup.servers import own_connection
+
+from . import connection_receivers
+
+
+class OwnConnectionTests(SimpleTestCase):
+    databases = {"default"}
+
+    def test_the_suite_runs_with_alias_lookups_in_receivers(self):
+        # The settings install them; the run got this far, so they never failed.
+        self.assertIn(connection_receivers.look_alias_up, connection_created._live_receivers(None)[0])
+        if connections["default"].vendor == "postgresql":
+            self.assertIn("django.contrib.postgres", settings.INSTALLED_APPS)
+
+    def test_lock_connection_is_sent_as_no_database(self):
+        connection = connections["default"]
+        if connection.vendor == "sqlite":
+            self.skipTest("SQLite locks are files")
+        seen: list[str] = []
+
+        def record(sender, connection, **kwargs):
+            seen.append(connection.alias)
+
+        connection_created.connect(record)
+        locks = TestDatabaseLocks()
+        try:
+            locks.acquire("default", connection, "multidb_runner_own_connection_probe")
+        finally:
+            locks.release()
+            connection_created.disconnect(record)
+        self.assertEqual(seen, [NO_DB_ALIAS])
+
+    def test_own_connection_reaches_no_database(self):
+        wrapper = own_connection(connections["default"])
+        self.assertEqual(wrapper.alias, NO_DB_ALIAS)
+        self.assertIsNone(wrapper.settings_dict["NAME"])
+
+
+class ReceiverSawTestAliasesTests(TestCase):
+    def test_receiver_saw_the_aliases_used(self):
+        connections["default"].ensure_connection()
+        self.assertIn("default", connection_receivers.SEEN)
