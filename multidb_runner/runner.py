@@ -22,7 +22,7 @@ from .isolation.layer import IsolationLayer, IsolationOptions
 from .isolation.mirrors import MirrorSharing
 from .parallel.suite import MultiDBParallelTestSuite
 from .parallel.worker import WorkerState, reset_connections
-from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases
+from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases, with_primaries
 from .planning.injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
 from .planning.plan import DatabasePlan
 from .planning.sharding import assign_shards, shard_key
@@ -42,7 +42,7 @@ from .setup.databases import (
 )
 from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, unobserved_by_test
 from .setup.locks import TestDatabaseLocks
-from .setup.naming import name_test_databases, plan_test_databases, restore_test_names
+from .setup.naming import NamesPointedAhead, name_test_databases, plan_test_databases, restore_test_names
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
 
 
@@ -90,13 +90,15 @@ class MultiDBRunner(DiscoverRunner):
         self.class_databases: dict[str, ClassDatabases] = {}
         self.mirror_sharing = MirrorSharing()
         self.managed_flip = legacy.ManagedFlip()
-        #: Every alias some test class of the suite declared itself (with its primaries).
-        self.declared_aliases: frozenset[str] = frozenset()
+        #: The aliases stock Django would set up for the suite (with their primaries): set up before the tests.
+        self.stock_aliases: frozenset[str] = frozenset()
         self.serialized_aliases: set[str] | None = None
         self.legacy_models: dict[str, list[legacy.ModelType]] = {}
         #: The run's test databases (Django's ``old_config``); set-up on first use adds to it.
         self.old_config: OldConfig = []
         self.lazy_setup: LazyTestDatabases | None = None
+        #: The settings of aliases set up on first use, naming their test databases until then.
+        self.names_ahead = NamesPointedAhead()
         self.run_start: RunStartState | None = None
         self.run_stack = ExitStack()
         # Test modules may be imported as soon as the runner exists (the
@@ -206,10 +208,12 @@ class MultiDBRunner(DiscoverRunner):
             source = self.config.database_source
         self.injector = DatabasesInjector(injected, usable_aliases(connections.settings), self.mirrors, source)
         classes = test_classes(suite)
-        # What each class declared itself, read before injection changes it.
+        # What each class declared itself, and what stock Django would set
+        # up for it, read before injection changes it.
         declared = {cls: self.injector.declared(cls) for cls in classes}
-        # SimpleTestCase classes too: stock Django sets up what they declare.
-        self.declared_aliases = frozenset().union(*(aliases for aliases in declared.values() if aliases is not None))
+        self.stock_aliases = frozenset(
+            with_primaries(frozenset().union(*(self.injector.stock_databases(cls) for cls in classes)), self.mirrors)
+        )
         declared = {cls: aliases for cls, aliases in declared.items() if issubclass(cls, TransactionTestCase)}
         self.injector.inject(classes)
         self.class_databases = {
@@ -273,12 +277,12 @@ class MultiDBRunner(DiscoverRunner):
                     real_databases=self.real_databases,
                 )
             self.create_databases(plan.eager_creations, old_config, verbosity=self.verbosity)
-            for mirror, primary in plan.mirrors.items():
-                if plan.database_of(primary) in plan.on_first_use:
-                    # Its primary's connection, set up when first used through either.
-                    self.mirror_sharing.share_connection(mirror, primary)
-                else:
-                    self.mirror_sharing.install({mirror: primary})
+            for first, sharing in plan.creations:
+                if first in plan.on_first_use:
+                    self.names_ahead.point(sharing)
+            # A mirror of a database set up on first use is served by its
+            # primary's connection, and set up when first used through either.
+            self.mirror_sharing.install(plan.mirrors)
             serialize_test_databases(first for first, sharing in plan.eager_creations if self.serializes(sharing))
             if self.debug_sql:
                 for alias in connections:
@@ -301,8 +305,8 @@ class MultiDBRunner(DiscoverRunner):
         assert self.config is not None
         if not self.config.lazy_setup or self.parallel > 1:
             return set()
-        declared = {plan.database_of(alias) for alias in self.declared_aliases}
-        return {first for first in plan.primaries if first not in declared}
+        stock = {plan.database_of(alias) for alias in self.stock_aliases}
+        return {first for first in plan.primaries if first not in stock}
 
     def serializes(self, aliases: Sequence[str]) -> bool:
         """Return whether the test database read through ``aliases`` is serialized (``serialized_rollback``)."""
@@ -347,6 +351,8 @@ class MultiDBRunner(DiscoverRunner):
             isolation.tracker.pause(),
         ):
             try:
+                # Django creates it as before the tests, from the real settings.
+                self.names_ahead.withdraw(sharing)
                 self.lock_test_databases([(first, sharing)])
                 self.create_databases(
                     [(first, sharing)], self.old_config, verbosity=self.verbosity if self.verbosity >= 2 else 0
@@ -359,10 +365,12 @@ class MultiDBRunner(DiscoverRunner):
                     serialize_test_databases([first])
                 run_database_checks(plan.aliases_of(first))
             except BaseException:
-                # Disconnected, so that every later use asks again, and is told it failed.
+                # Disconnected, so that every later use asks again, and is told
+                # it failed; named after the test database, never the real one.
                 for alias in sharing:
                     with contextlib.suppress(Exception):
                         connections[alias].close()
+                self.names_ahead.point(sharing)
                 raise
         if threading.get_ident() != self.run_start.thread:
             self.run_start.adopt(self.old_config[created:])
@@ -550,6 +558,7 @@ class MultiDBRunner(DiscoverRunner):
         """
         # Callbacks run last-in first-out: listed here in reverse order.
         steps.callback(self.locks.release)
+        steps.callback(self.names_ahead.restore)
         steps.callback(
             destroy_test_databases,
             old_config,
@@ -595,6 +604,7 @@ class MultiDBRunner(DiscoverRunner):
             steps.callback(self.restore_start_method)
             steps.callback(restore_test_names, self.saved_test_names)
             steps.callback(self.managed_flip.restore)
+            steps.callback(self.names_ahead.restore)
             if self.injector is not None:
                 steps.callback(self.injector.restore)
             steps.callback(self.mirror_sharing.restore)

@@ -25,8 +25,14 @@ def test_database_exists(alias):
     name = connections[alias].creation._get_test_db_name()
     if connections[alias].vendor == "sqlite":
         if "mode=memory" in name or name == ":memory:":
-            # Nothing outside the process sees it: whether the alias was pointed at it.
-            return connections.settings[alias]["NAME"] == name
+            # It lives while a connection to it is open: one more sees its tables.
+            import sqlite3
+
+            raw = sqlite3.connect(name, uri=True)
+            try:
+                return raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+            finally:
+                raw.close()
         return os.path.exists(name)
     # Ask the server through default's connection (set up by then).
     return database_exists(connections["default"], name)
@@ -163,3 +169,83 @@ class SerializedOther(TransactionTestCase):
         from django.contrib.contenttypes.models import ContentType
 
         self.assertTrue(ContentType.objects.using("other").exists())
+
+
+def raw_connection_outcome(alias):
+    """
+    Connect to ``alias``'s database with the driver alone, from its settings, as a subprocess or engine would.
+
+    Return the database it reached and the rows of ``precious`` there, or
+    the error it got.
+    """
+    settings_dict = connections[alias].settings_dict
+    vendor = connections[alias].vendor
+    try:
+        if vendor == "sqlite":
+            import sqlite3
+
+            name = str(settings_dict["NAME"])
+            if "mode=memory" in name:
+                return {"reached": name}
+            raw = sqlite3.connect(f"file:{name}?mode=rw", uri=True)
+        elif vendor == "postgresql":
+            import psycopg
+
+            raw = psycopg.connect(
+                dbname=settings_dict["NAME"],
+                host=settings_dict["HOST"],
+                port=settings_dict["PORT"] or None,
+                user=settings_dict["USER"],
+                password=settings_dict["PASSWORD"],
+            )
+        else:
+            import MySQLdb
+
+            raw = MySQLdb.connect(
+                database=settings_dict["NAME"],
+                host=settings_dict["HOST"],
+                port=int(settings_dict["PORT"] or 3306),
+                user=settings_dict["USER"],
+                password=settings_dict["PASSWORD"],
+            )
+    except Exception as exc:
+        return {"error": type(exc).__name__}
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute("SELECT count(*) FROM precious")
+            rows = cursor.fetchone()[0]
+        except Exception:
+            rows = None
+        return {"reached": str(settings_dict["NAME"]), "precious": rows}
+    finally:
+        raw.close()
+
+
+class SettingsNameTestDatabases(TestCase):
+    """
+    Before any query, every alias's settings name its test database (issue 18, point 1).
+
+    Writes what it saw to LAZY_NAMES_FILE: the names in each alias's
+    settings and in settings.DATABASES, and what a driver-only connection
+    to 'other' (set up on first use, not yet) reached.
+    """
+
+    def test_names_before_the_first_query(self):
+        import json
+
+        from django.conf import settings
+
+        seen = {
+            alias: {
+                "connection": str(connections[alias].settings_dict["NAME"]),
+                "settings": str(settings.DATABASES[alias]["NAME"]),
+            }
+            for alias in ("default", "replica", "replica2", "other", "legacy")
+        }
+        seen["raw_other"] = raw_connection_outcome("other")
+        # Through Django's connections, the first use sets 'other' up.
+        Author.objects.using("other").create(name="Ada")
+        seen["other_after_use"] = str(connections["other"].settings_dict["NAME"])
+        with open(os.environ["LAZY_NAMES_FILE"], "w") as file:
+            json.dump(seen, file)

@@ -8,6 +8,7 @@ run's test databases, then checks the exit code, the plan, what was created
 and that nothing is left.
 """
 
+import json
 import os
 import re
 import sqlite3
@@ -70,7 +71,9 @@ class InnerLoopTests(LazySetupTestCase):
     def test_one_class_pays_for_its_database_only(self):
         result = self.run_tests("OnlyDefault", "-v", "2")
         self.assertPassed(result, 2)
-        self.assertEqual(self.role(result, "default"), "created on first use")
+        # What stock Django sets up (the class keeps default), before the tests, with stock's line.
+        self.assertEqual(self.role(result, "default"), "created")
+        self.assertIn("Creating test database for alias 'default'", result.stderr)
         self.assertEqual(self.role(result, "replica"), "mirror of default")
         for alias in ("other", "legacy"):
             self.assertEqual(self.role(result, alias), "not used")
@@ -93,7 +96,7 @@ class InnerLoopTests(LazySetupTestCase):
     def test_keepdb(self):
         first = self.run_tests("OnlyDefault", "--keepdb")
         self.assertPassed(first, 2)
-        kept = "created on first use" if BACKEND == "sqlite-memory" else "kept (--keepdb), set up on first use"
+        kept = "created" if BACKEND == "sqlite-memory" else "kept (--keepdb)"
         self.assertEqual(self.role(first, "default"), kept)
         self.assertEqual(self.role(first, "other"), "not used")
         second = self.run_tests("OnlyDefault", "--keepdb")
@@ -110,7 +113,7 @@ class FirstUseTests(LazySetupTestCase):
     def test_through_a_mirror(self):
         result = self.run_tests("ThroughTheMirrorFirst")
         self.assertPassed(result, 1)
-        self.assertEqual(self.role(result, "default"), "created on first use")
+        self.assertEqual(self.role(result, "default"), "created")
         self.assertEqual(self.leftovers(), [])
 
     def test_inside_a_test_that_overrides_routers_and_apps(self):
@@ -130,7 +133,8 @@ class FirstUseTests(LazySetupTestCase):
         result = self.run_tests("SetUpTestDataFirst", "AfterSetUpTestDataFirst")
         self.assertPassed(result, 3)
         self.assertEqual(self.role(result, "other"), "created on first use")
-        self.assertEqual(self.role(result, "default"), "not used")
+        # The TestCase classes keep Django's default databases: default is set up first, as stock does.
+        self.assertEqual(self.role(result, "default"), "created")
         self.assertEqual(self.leftovers(), [])
 
     def test_serialized_rollback(self):
@@ -149,8 +153,88 @@ class FirstUseTests(LazySetupTestCase):
         )
         self.assertIn("on its first use failed earlier in this run", result.stderr)
         self.assertIn("Ran 3 tests", result.stderr)
-        self.assertTrue(result.stderr.startswith("EE."), result)
+        self.assertRegex(result.stderr, r"(?m)^EE\.$", result)
         self.assertEqual(self.leftovers(), [])
+
+
+class SettingsNameTestDatabasesTests(LazySetupTestCase):
+    """Issue 18, point 1: settings name the test databases from the first test on."""
+
+    def expected_test_name(self, alias):
+        if BACKEND == "sqlite-memory":
+            return f"file:memorydb_{alias}?mode=memory&cache=shared"
+        if BACKEND == "sqlite":
+            return str(self.data / "multidb_runner_tests" / f"test_{alias}.sqlite3")
+        return f"test_multidb_{alias}_{self.suffix}"
+
+    def make_real_other(self):
+        """Create the real database of 'other' with one precious row; return a function counting them."""
+        if BACKEND == "sqlite-memory":
+            return lambda: None
+        if BACKEND == "sqlite":
+            real = self.data / "multidb_runner_tests" / "other.sqlite3"
+            real.parent.mkdir(parents=True, exist_ok=True)
+            with sqlite3.connect(real) as connection:
+                connection.execute("CREATE TABLE precious (value TEXT)")
+                connection.execute("INSERT INTO precious VALUES ('customer data')")
+            connection.close()
+
+            def count():
+                with sqlite3.connect(real) as connection:
+                    return connection.execute("SELECT count(*) FROM precious").fetchone()[0]
+
+            return count
+        from multidb_runner.setup.servers import own_connection
+
+        connection = connections["default"]
+        with connection._nodb_cursor() as cursor:
+            cursor.execute("CREATE DATABASE multidb_other")
+        self.addCleanup(drop_real_other, connection)
+        real = own_connection(connection, "multidb_other")
+        real.ensure_connection()
+        with real.cursor() as cursor:
+            cursor.execute("CREATE TABLE precious (value VARCHAR(50))")
+            cursor.execute("INSERT INTO precious VALUES ('customer data')")
+        real.close()
+
+        def count():
+            real = own_connection(connection, "multidb_other")
+            try:
+                with real.cursor() as cursor:
+                    cursor.execute("SELECT count(*) FROM precious")
+                    return cursor.fetchone()[0]
+            finally:
+                real.close()
+
+        return count
+
+    def test_from_the_first_test_on(self):
+        count_real_rows = self.make_real_other()
+        names_file = self.data / "names.json"
+        result = self.run_tests("SettingsNameTestDatabases", env={"LAZY_NAMES_FILE": str(names_file)})
+        self.assertPassed(result, 1)
+        seen = json.loads(names_file.read_text())
+        for alias, first in [("default", "default"), ("replica", "default"), ("replica2", "default")]:
+            self.assertEqual(seen[alias]["connection"], self.expected_test_name(first), alias)
+        for alias in ("other", "legacy"):
+            # Set up on first use (no test declares them): named ahead, in the connection and in settings.
+            self.assertEqual(seen[alias]["connection"], self.expected_test_name(alias), alias)
+            self.assertEqual(seen[alias]["settings"], self.expected_test_name(alias), alias)
+        self.assertEqual(seen["default"]["settings"], self.expected_test_name("default"))
+        self.assertEqual(seen["other_after_use"], self.expected_test_name("other"))
+        if BACKEND in ("postgresql", "mariadb"):
+            # The test database did not exist yet: an error, never the real database.
+            self.assertIn("error", seen["raw_other"], seen["raw_other"])
+        else:
+            self.assertNotEqual(seen["raw_other"].get("precious"), 1, seen["raw_other"])
+        self.assertEqual(self.role(result, "other"), "created on first use")
+        self.assertEqual(count_real_rows(), None if BACKEND == "sqlite-memory" else 1)
+        self.assertEqual(self.leftovers(), [])
+
+
+def drop_real_other(connection):
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS multidb_other")
 
 
 @only_with_backend("sqlite")
@@ -208,4 +292,4 @@ class StockEquivalentProjectTests(SimpleTestCase):
     def test_the_plan_at_verbosity_2(self):
         result = self.run_project("-v", "2")
         self.assertEqual(result.returncode, 0, result)
-        self.assertRegex(result.stdout, r"default\s+\(in memory\)\s+created on first use")
+        self.assertRegex(result.stdout, r"default\s+\(in memory\)\s+created\s")

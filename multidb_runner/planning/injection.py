@@ -131,6 +131,21 @@ class DatabasesInjector:
         """
         return declared_databases(cls, self.installed_paths)
 
+    def stock_databases(self, cls: type[SimpleTestCase]) -> frozenset[str]:
+        """
+        Return the aliases stock Django sets up for ``cls``: its ``databases`` as the run found it.
+
+        Read before injection. What ``DiscoverRunner.get_databases()``
+        counts: a ``TestCase`` keeping Django's default means ``default``,
+        a ``SimpleTestCase`` none, ``"__all__"`` every alias.
+        """
+        databases: Any = getattr(cls, "databases", frozenset())
+        if databases == ALL_ALIASES:
+            return self.all_aliases
+        if isinstance(databases, str):
+            return frozenset()
+        return frozenset(databases)
+
     def databases_for(self, cls: type[SimpleTestCase]) -> frozenset[str] | None:
         """Return the aliases ``cls`` may use during the run, or None to leave it alone."""
         declared = self.declaration(cls)

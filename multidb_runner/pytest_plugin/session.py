@@ -78,8 +78,8 @@ class PytestRun:
         self.old_config: OldConfig | None = None
         #: The node id of the test whose fixtures are being set up.
         self.current_test: str | None = None
-        #: The aliases the ``django_db`` marks of the collected tests name (with their primaries).
-        self.declared_by_marks: set[str] = set()
+        #: The aliases pytest-django would set up for the collected tests that are not Django test classes.
+        self.stock_by_marks: set[str] = set()
 
     # Injection -------------------------------------------------------------------
 
@@ -112,12 +112,13 @@ class PytestRun:
             databases, serialized_rollback = _get_databases_for_test(item)
             used = set(databases)
             if used and django_test_class(item) is None:
+                # What pytest-django sets up for it (a mark without
+                # ``databases``: default) is set up before the tests.
+                self.stock_by_marks |= used
                 marker = item.get_closest_marker("django_db")
                 requested = validate_django_db(marker)[2] if marker else None
                 given = injector.injected_aliases if requested is None else injector.databases_declared(requested)
                 used = set(given) if given is not None else used
-                if requested is not None:
-                    self.declared_by_marks |= used
             used = with_primaries(used, self.runner.mirrors)
             aliases |= used
             if serialized_rollback:
@@ -130,9 +131,10 @@ class PytestRun:
         """Set up the test databases through the runner, and start injecting per-test classes."""
         runner = self.runner
         runner.keepdb = keepdb
-        # The runner sets up undeclared databases on first use: the marks'
-        # declarations count as the collected classes' do (set up first).
-        runner.declared_aliases |= with_primaries(self.declared_by_marks, runner.mirrors)
+        # The runner sets up on first use only what stock would not set up
+        # at all: what the marks ask pytest-django for counts as the
+        # collected classes' databases do (set up first).
+        runner.stock_aliases |= with_primaries(self.stock_by_marks, runner.mirrors)
         runner.signals.install()
         self.old_config = runner.setup_databases(aliases=aliases, serialized_aliases=serialized_aliases)
         assert self.per_test is not None

@@ -8,6 +8,7 @@ needs from each connection, and gives every test database its final name
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,3 +71,87 @@ def restore_test_names(saved: dict[str, Any]) -> None:
     for alias, name in saved.items():
         connections[alias].settings_dict["TEST"]["NAME"] = name
     saved.clear()
+
+
+class NamesPointedAhead:
+    """
+    Name the test database in the settings of aliases whose database is set up on first use, from the start.
+
+    Stock Django points every alias the tests may use at its test database
+    before the first test. Code that connects from the settings on its own
+    (``psql`` or ``pg_dump`` in a subprocess, ``dbshell``, an SQLAlchemy
+    engine, a raw driver connection) must never reach the real database
+    because a database is set up later: it reaches the test database, or
+    gets an error while that does not exist yet. Through Django's
+    connections, the first use sets the database up.
+
+    Before the set-up itself the real names are given back
+    (``withdraw()``), so that Django creates the test database as it would
+    before the tests, and points the aliases at it again.
+    """
+
+    def __init__(self) -> None:
+        #: alias -> (its settings dict, NAME, TEST['NAME'], settings.DATABASES NAME) before pointing.
+        self.saved: dict[str, tuple[dict[str, Any], Any, Any, Any]] = {}
+        #: first alias -> its test database's name, read once from the real settings.
+        self.test_names: dict[str, str] = {}
+
+    def point(self, aliases: Sequence[str]) -> None:
+        """
+        Point ``aliases`` (a database's first alias, then those sharing it) at its test database.
+
+        As ``create_test_db()`` and ``set_as_test_mirror()`` do: the first
+        alias's NAME (in its settings and ``settings.DATABASES``), and the
+        sharing aliases take the first alias's settings. ``TEST['NAME']``
+        is pinned, so that the test name reads the same whatever NAME says.
+        An alias Django already points at the test database (a set-up that
+        failed half-way) is left as it is: the teardown gives it back.
+        """
+        from django.conf import settings
+
+        first = connections[aliases[0]]
+        if first.alias not in self.test_names:
+            self.test_names[first.alias] = test_database_name(first.alias)
+        test_name = self.test_names[first.alias]
+        pointing = [
+            alias
+            for alias in aliases
+            if alias not in self.saved and os.fspath(connections[alias].settings_dict["NAME"] or "") != test_name
+        ]
+        for alias in pointing:
+            connection = connections[alias]
+            self.saved[alias] = (
+                connection.settings_dict,
+                connection.settings_dict["NAME"],
+                connection.settings_dict["TEST"].get("NAME"),
+                settings.DATABASES[alias].get("NAME") if alias in settings.DATABASES else None,
+            )
+        if first.alias in pointing:
+            first.settings_dict["TEST"]["NAME"] = test_name
+            first.settings_dict["NAME"] = test_name
+            if first.alias in settings.DATABASES:
+                settings.DATABASES[first.alias]["NAME"] = test_name
+        for alias in pointing:
+            if alias != first.alias:
+                connections[alias].creation.set_as_test_mirror(first.settings_dict)
+
+    def withdraw(self, aliases: Sequence[str]) -> None:
+        """Give ``aliases`` their real settings back (before their set-up, or at the end of the run)."""
+        from django.conf import settings
+
+        for alias in aliases:
+            if alias not in self.saved:
+                continue
+            settings_dict, name, test_name, settings_name = self.saved.pop(alias)
+            connection = connections[alias]
+            connection.close()
+            connection.settings_dict = settings_dict
+            settings_dict["NAME"] = name
+            # Django's connection handler gives every TEST a NAME (None by default).
+            settings_dict["TEST"]["NAME"] = test_name
+            if alias in settings.DATABASES:
+                settings.DATABASES[alias]["NAME"] = settings_name
+
+    def restore(self) -> None:
+        """Give every alias still pointed ahead its real settings back."""
+        self.withdraw(list(self.saved))
