@@ -179,12 +179,12 @@ OPTIONS: tuple[Option, ...] = (
         "LAZY_SETUP",
         True,
         setting_help=(
-            "In a serial run, create a test database when a test first uses it, unless "
-            "some test class declares it (False: create every database before the tests)."
+            "In a serial run, create before the tests what stock Django would, and any other "
+            "test database when a test first uses it (False: create every database before the tests)."
         ),
         help=(
-            "In a serial run, create a test database only when a test first uses it "
-            "(default), or every database before the tests with --no-lazy-setup."
+            "In a serial run, create a test database that stock Django would not create only "
+            "when a test first uses it (default), or every database before the tests with --no-lazy-setup."
         ),
         boolean=True,
     ),
