@@ -31,7 +31,8 @@ def own_connection(connection: BaseDatabaseWrapper, name: Any = None) -> BaseDat
     PostgreSQL backend removes ``service`` from it for no database.
     """
     settings_dict = {**connection.settings_dict, "NAME": name, "OPTIONS": {**connection.settings_dict["OPTIONS"]}}
-    return type(connection)(settings_dict, alias=NO_DB_ALIAS)
+    # __class__, not type(): a mirror's connection is a stand-in that says it is its backend's class.
+    return connection.__class__(settings_dict, alias=NO_DB_ALIAS)
 
 
 #: Seconds to wait for a server that is asked who it is (libpq and mysqlclient wait for ever by default).
