@@ -214,7 +214,17 @@ class LocalMachineTests(TestCase):
     def test_this_machines_name_is_local(self):
         here = LocalMachine.here()
         self.assertTrue(here.is_local(socket.gethostname()))
-        self.assertEqual(server_address("postgresql", {"HOST": socket.gethostname()}, {}), pg(HOST="localhost"))
+        self.assertEqual(server_address("postgresql", {"HOST": socket.gethostname()}, {}, here), pg(HOST="localhost"))
+
+    def test_the_resolver_is_asked_only_to_compare(self):
+        # Without a machine, only the loopback spellings are folded: no resolver call per alias.
+        self.assertEqual(
+            server_address("postgresql", {"HOST": "ci-runner"}, {}), ServerAddress("tcp", "ci-runner", "5432")
+        )
+        name = database_identity("postgresql", {"HOST": "ci-runner"}, "shop", environ={})
+        loopback = database_identity("postgresql", {"HOST": "::1"}, "shop", environ={})
+        self.assertEqual(clash(name, loopback, None, MACHINE), "")
+        self.assertIn("could not ask", clash(name, loopback, None, LocalMachine()))
 
 
 class ClashTests(TestCase):

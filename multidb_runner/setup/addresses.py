@@ -24,7 +24,7 @@ import ipaddress
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 #: The ports the client libraries use when nothing names one.
 DEFAULT_PORTS = {"postgresql": "5432", "mysql": "3306", "oracle": "1521"}
@@ -60,6 +60,12 @@ class ServerAddress:
         if self.kind == "socket":
             return f"the Unix socket {self.where}"
         return f"the {self.kind} {self.where!r}" + (f" ({self.port})" if self.port else "")
+
+    def folded(self, machine: LocalMachine) -> ServerAddress:
+        """Return this address with a host that is one of ``machine``'s names or addresses as THIS_MACHINE."""
+        if self.kind == "tcp" and self.where != THIS_MACHINE and machine.is_local(self.where):
+            return replace(self, where=THIS_MACHINE)
+        return self
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,10 @@ def server_address(
     Return the server that ``settings_dict`` reaches, as the client library would find it.
 
     ``environ`` is the environment the client library reads (default:
-    ``os.environ``); ``machine`` this machine's names (default: asked of the
-    resolver, only when a host is neither a loopback name nor an address).
+    ``os.environ``); ``machine`` this machine's names and addresses, folded
+    into THIS_MACHINE with the loopback ones (default: the loopback ones
+    only; ``ServerAddress.folded()`` adds the others where a comparison
+    needs them, so that the resolver is asked only then).
     """
     environ = os.environ if environ is None else environ
     options = settings_dict.get("OPTIONS") or {}
@@ -209,10 +217,8 @@ def tcp_address(host: str, port: str, machine: LocalMachine | None) -> ServerAdd
 
 
 def is_this_machine(host: str, machine: LocalMachine | None) -> bool:
-    """Return whether ``host`` is this machine; ask the resolver only when the spelling cannot tell."""
-    if LocalMachine().is_local(host):
-        return True
-    return (machine or LocalMachine.here()).is_local(host)
+    """Return whether ``host`` is a loopback spelling, or one of ``machine``'s names and addresses."""
+    return LocalMachine().is_local(host) or (machine is not None and machine.is_local(host))
 
 
 def text(value: object) -> str:

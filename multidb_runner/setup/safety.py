@@ -36,17 +36,13 @@ SameServer = Callable[[DatabaseIdentity, DatabaseIdentity], "bool | None"]
 
 
 def database_identity(
-    vendor: str,
-    settings_dict: Mapping[str, object],
-    name: object,
-    environ: Mapping[str, str] | None = None,
-    machine: LocalMachine | None = None,
+    vendor: str, settings_dict: Mapping[str, object], name: object, environ: Mapping[str, str] | None = None
 ) -> DatabaseIdentity | None:
     """
     Return the identity of database ``name`` on the server of ``settings_dict``.
 
     The server is folded into one spelling per way there (``addresses.py``:
-    ``environ`` and ``machine`` default to this process's). In-memory
+    ``environ`` defaults to this process's). In-memory
     SQLite databases have no identity (None): they cannot hold real data.
     ``name`` may be a path object, as in ``BASE_DIR / "db.sqlite3"``.
     """
@@ -56,21 +52,31 @@ def database_identity(
             return None
         path = name[len("file:") :].split("?", 1)[0] if name.startswith("file:") else name
         return DatabaseIdentity(vendor, ServerAddress("file", ""), os.path.realpath(path))
-    return DatabaseIdentity(vendor, server_address(vendor, settings_dict, environ, machine), name)
+    return DatabaseIdentity(vendor, server_address(vendor, settings_dict, environ), name)
 
 
-def clash(test: DatabaseIdentity | None, real: DatabaseIdentity | None, same_server: SameServer | None) -> str | None:
+def clash(
+    test: DatabaseIdentity | None,
+    real: DatabaseIdentity | None,
+    same_server: SameServer | None,
+    machine: LocalMachine | None = None,
+) -> str | None:
     """
     Return why ``test`` is the database ``real``, or None if it is another one.
 
     Same vendor and name on one server spelled alike: the same database
-    (''). Spelled differently: ``same_server`` asks the servers; a doubt
-    (no way to ask, no answer) counts as the same database, the safe answer
-    for every check here.
+    (''); this machine's own names and addresses (``machine``, by default
+    asked of the resolver, only here) count as one spelling. Spelled
+    differently: ``same_server`` asks the servers; a doubt (no way to ask,
+    no answer) counts as the same database, the safe answer for every check
+    here.
     """
     if test is None or real is None or test.vendor != real.vendor or test.name != real.name:
         return None
     if test.server == real.server:
+        return ""
+    machine = machine or LocalMachine.here()
+    if test.server.folded(machine) == real.server.folded(machine):
         return ""
     verdict = same_server(test, real) if same_server is not None else None
     if verdict is False:
