@@ -4,6 +4,10 @@ Refuse to create a test database over a configured real database.
 Django creates a test database by dropping any database of the same name
 (without asking, under ``--noinput``). When ``TEST['NAME']`` equals the
 ``NAME`` of a configured alias, stock Django destroys that real database.
+Two aliases may reach that database's server different ways (a socket
+directory and ``127.0.0.1``, a service): databases are compared by the
+server they live on, as ``addresses.py`` spells it, and where two spellings
+cannot tell, as the servers themselves say (``servers.py``).
 """
 
 from __future__ import annotations
@@ -41,10 +45,10 @@ def database_identity(
     """
     Return the identity of database ``name`` on the server of ``settings_dict``.
 
-    The server is folded into one spelling per way there (``addresses.py``:
-    ``environ`` defaults to this process's). In-memory
-    SQLite databases have no identity (None): they cannot hold real data.
-    ``name`` may be a path object, as in ``BASE_DIR / "db.sqlite3"``.
+    The server is folded into one spelling per way there (``addresses.py``;
+    ``environ`` defaults to this process's). In-memory SQLite databases have
+    no identity (None): they cannot hold real data. ``name`` may be a path
+    object, as in ``BASE_DIR / "db.sqlite3"``.
     """
     name = os.fspath(name) if isinstance(name, os.PathLike) else str(name or "")
     if vendor == "sqlite":
