@@ -59,9 +59,12 @@ GRANT ALL PRIVILEGES ON *.* TO 'multidb'@'%';
 CREATE USER 'multidb_ro'@'%' IDENTIFIED BY '$PASSWORD';
 FLUSH PRIVILEGES;
 SQL
+  # The Unix sockets too: the fault suite reaches one server both ways.
   cat >"$dir/env" <<ENV
 export PG_HOST=127.0.0.1 PG_PORT=$PG_PORT PG_USER=multidb PG_PASSWORD=$PASSWORD PG_RO_USER=multidb_ro
+export PG_SOCKET_DIR=$dir/pg
 export MYSQL_HOST=127.0.0.1 MYSQL_PORT=$MYSQL_PORT MYSQL_USER=multidb MYSQL_PASSWORD=$PASSWORD MYSQL_RO_USER=multidb_ro
+export MYSQL_SOCKET=$dir/mysql/mysqld.sock
 ENV
   echo "PostgreSQL on 127.0.0.1:$PG_PORT, MariaDB on 127.0.0.1:$MYSQL_PORT; source $dir/env"
 }

@@ -30,16 +30,20 @@ and is dropped when the test ends. For example:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import socket
 import unittest
 from dataclasses import dataclass
 
 from django.test import SimpleTestCase
 
-from .e2e import BACKEND, STOCK_RUNNER
-from .faults_support import PRECIOUS_ROWS, REAL_DATABASES, Sandbox, server_unavailable
+from multidb_runner.setup.addresses import LocalMachine
+
+from .e2e import BACKEND, STOCK_RUNNER, make_temp_dir
+from .faults_support import PRECIOUS_ROWS, REAL_DATABASES, SERVERS, Sandbox, server_unavailable
 
 FAULT_SUITE = os.environ.get("MULTIDB_FAULT_SUITE") == "1"
 PROMPT = "Type 'yes' if you would like to try deleting the test database"
@@ -50,6 +54,9 @@ MESSAGES = {
     "sighup": "stopped by SIGHUP",
 }
 PASSED = re.compile(r"\nOK( \(.*\))?\n")
+ENGINES = {"postgresql": "django.db.backends.postgresql", "mariadb": "django.db.backends.mysql"}
+#: The sentence the real-database check adds when the servers themselves said they are one.
+ASKED = "by the servers' own account."
 WORKER_DIED = "A parallel test worker died while running"
 
 
@@ -332,3 +339,155 @@ class DeadWorkerTests(FaultsTestCase):
             self.assertEqual([line for line in errors if innocent in line], [], result)
         self.assertRealRowsKept(sandbox, result)
         self.assertNothingLeft(sandbox, result)
+
+
+@unittest.skipUnless(BACKEND in ENGINES, "a server reached two ways: PostgreSQL and MariaDB only")
+class RealDatabaseReachedAnotherWayTests(FaultsTestCase):
+    """
+    A test database that is a real database of the same server, reached another way: refused, nothing created.
+
+    The real aliases reach the server one way (FAULTS_REAL_VIA); an alias
+    ``archive`` reaches it another way, and its TEST['NAME'] is the real
+    database of ``default`` (and of its mirror ``replica``). Stock Django
+    drops that database; the runner refuses before it creates anything,
+    deciding by the spellings where they tell, else by asking the servers.
+    """
+
+    def socket_path(self) -> str:
+        variable = "PG_SOCKET_DIR" if BACKEND == "postgresql" else "MYSQL_SOCKET"
+        path = os.environ.get(variable)
+        if not path:
+            self.skipTest(f"{variable} not set: the server's Unix socket is unknown (.ci/servers.sh writes it)")
+        return path
+
+    def server(self):
+        """The suite's server, as the sandboxes reach it (PG_* or MYSQL_*)."""
+        return SERVERS[BACKEND]()
+
+    def local_server(self):
+        """The server, skipping the test unless it runs on this machine."""
+        server = self.server()
+        if not LocalMachine.here().is_local(server.host):
+            self.skipTest(f"the {BACKEND} server is not on this machine")
+        return server
+
+    def socket_via(self) -> dict:
+        """Settings that reach the server through its Unix socket."""
+        if BACKEND == "postgresql":
+            return {"HOST": self.socket_path()}
+        return {"HOST": "localhost", "OPTIONS": {"unix_socket": self.socket_path()}}
+
+    def alias(self, sandbox: Sandbox, name: str, via: dict, **test: str) -> dict:
+        """Settings of an alias whose real database is ``name``, reached ``via`` those settings."""
+        server = sandbox.server
+        settings = {"HOST": server.host, "PORT": server.port, **via}
+        return {
+            "ENGINE": ENGINES[BACKEND],
+            "NAME": name,
+            "USER": server.user,
+            "PASSWORD": server.password,
+            **settings,
+            "TEST": test,
+        }
+
+    @staticmethod
+    def env(real_via: dict, extra: dict, **env: str) -> dict:
+        """The run's environment: the real aliases reached ``real_via``, and the ``extra`` aliases."""
+        return {"FAULTS_REAL_VIA": json.dumps(real_via), "FAULTS_EXTRA_DATABASES": json.dumps(extra), **env}
+
+    def run_with_archive(self, sandbox: Sandbox, real_via: dict, archive_via: dict, stock: bool = False, **env: str):
+        """Run Writes with ``archive``, reached ``archive_via``, whose test database is default's real one."""
+        archive = self.alias(sandbox, sandbox.name("archive"), archive_via, NAME=sandbox.name("main"))
+        env = self.env(real_via, {"archive": archive}, **env)
+        if stock:
+            return self.run_stock(sandbox, "test", "faultapp.tests.Writes", "--noinput", **env)
+        return sandbox.run("test", "faultapp.tests.Writes", "--noinput", **env)
+
+    def assertRefused(self, sandbox: Sandbox, result, message: str, asked: bool) -> None:
+        """Refused with ``message``, decided as expected; the real rows kept, nothing created, no password shown."""
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn(f"ConfigurationError: Refusing to run: {message}", result.stderr, result)
+        line = next(line for line in result.stderr.splitlines() if message in line)
+        # Asked of the servers, or decided by the spellings alone (no sentence about servers).
+        self.assertEqual(ASKED in line, asked, result)
+        self.assertNotIn("could not ask", line, result)
+        self.assertNotIn("Traceback", result.output, result)
+        self.assertNotIn(sandbox.server.password, result.output, result)
+        self.assertRealRowsKept(sandbox, result)
+        self.assertNothingLeft(sandbox, result)
+
+    def check_archive_refused(self, real_via: dict, archive_via: dict, asked: bool, stock: bool = False, **env: str):
+        if stock:
+            # Stock Django drops default's real database: the two spellings do reach one server.
+            sandbox = self.sandbox()
+            result = self.run_with_archive(sandbox, real_via, archive_via, stock=True, **env)
+            rows = sandbox.precious_counts()[sandbox.name("main")]
+            self.assertNotEqual(rows, PRECIOUS_ROWS, f"stock Django kept the rows\n{result!r}")
+        sandbox = self.sandbox()
+        result = self.run_with_archive(sandbox, real_via, archive_via, **env)
+        main = sandbox.name("main")
+        message = (
+            f"the test database of alias 'archive' ({main!r}) is the real database of aliases 'default', 'replica'."
+        )
+        self.assertRefused(sandbox, result, message, asked)
+
+    @unittest.skipUnless(BACKEND == "postgresql", "PostgreSQL's socket directory")
+    def test_socket_directory_and_tcp(self):
+        self.check_archive_refused({"HOST": self.socket_path()}, {"HOST": "127.0.0.1"}, asked=True, stock=True)
+
+    @unittest.skipUnless(BACKEND == "postgresql", "the rules of libpq")
+    def test_localhost_and_this_machines_name(self):
+        self.local_server()
+        self.check_archive_refused({"HOST": "localhost"}, {"HOST": socket.gethostname()}, asked=False)
+
+    @unittest.skipUnless(BACKEND == "postgresql", "the rules of libpq")
+    def test_omitted_host_and_port_from_the_environment_and_explicit_ones(self):
+        server = self.local_server()
+        self.check_archive_refused(
+            {"HOST": "", "PORT": ""},
+            {"HOST": "localhost", "PORT": server.port},
+            asked=False,
+            PGHOST=server.host,
+            PGPORT=server.port,
+        )
+
+    @unittest.skipUnless(BACKEND == "postgresql", "PostgreSQL's connection services")
+    def test_a_service(self):
+        server = self.server()
+        folder = make_temp_dir(self)
+        service_file = folder / "pg_service.conf"
+        service_file.write_text(f"[faults_identity]\nhost={server.host}\nport={server.port}\n")
+        self.check_archive_refused(
+            {},
+            {"HOST": "", "PORT": "", "OPTIONS": {"service": "faults_identity"}},
+            asked=True,
+            PGSERVICEFILE=str(service_file),
+        )
+
+    @unittest.skipUnless(BACKEND == "mariadb", "MariaDB's unix_socket option")
+    def test_unix_socket_and_tcp(self):
+        self.check_archive_refused(
+            {"HOST": "localhost", "OPTIONS": {"unix_socket": self.socket_path()}},
+            {"HOST": "127.0.0.1"},
+            asked=True,
+            stock=True,
+        )
+
+    def test_a_workers_clone_that_is_a_real_database_reached_another_way(self):
+        """With --parallel 2, worker 1's clone of 'snapshot' would be the real database of 'snapshot_copy'."""
+        sandbox = self.sandbox()
+        copy = sandbox.name("snap_1")
+        sandbox.server.create(copy, PRECIOUS_ROWS)
+        sandbox.real.append(copy)
+        sandbox.take_baseline()
+        extra = {
+            "snapshot": self.alias(sandbox, sandbox.name("snapshot"), {}, NAME=sandbox.name("snap")),
+            "snapshot_copy": self.alias(sandbox, copy, self.socket_via()),
+        }
+        labels = ("faultapp.tests.Writes", "faultapp.tests.SerializedRollback")
+        result = sandbox.run("test", *labels, "--noinput", "--parallel", "2", **self.env({}, extra))
+        message = (
+            f"worker 1's clone of the test database of alias 'snapshot' would be {copy!r}, "
+            "the real database of alias 'snapshot_copy'."
+        )
+        self.assertRefused(sandbox, result, message, asked=True)

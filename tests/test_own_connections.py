@@ -8,6 +8,7 @@ from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.signals import connection_created
 from django.test import SimpleTestCase, TestCase
 
+from multidb_runner.isolation.mirrors import MirrorConnection
 from multidb_runner.setup.locks import TestDatabaseLocks
 from multidb_runner.setup.servers import own_connection
 
@@ -45,6 +46,13 @@ class OwnConnectionTests(SimpleTestCase):
         wrapper = own_connection(connections["default"])
         self.assertEqual(wrapper.alias, NO_DB_ALIAS)
         self.assertIsNone(wrapper.settings_dict["NAME"])
+
+    def test_own_connection_through_a_mirror_is_of_its_backend_with_its_settings(self):
+        settings_dict = {**connections["replica"].settings_dict, "USER": "mirror_user"}
+        mirror = MirrorConnection(connections["default"], "replica", settings_dict)
+        wrapper = own_connection(mirror, "reports")
+        self.assertIs(type(wrapper), connections["default"].__class__)
+        self.assertEqual((wrapper.settings_dict["USER"], wrapper.settings_dict["NAME"]), ("mirror_user", "reports"))
 
 
 class ReceiverSawTestAliasesTests(TestCase):

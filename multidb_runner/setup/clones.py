@@ -99,7 +99,7 @@ class WorkerClones:
             name = os.fspath(connection.creation.get_test_db_clone_settings(suffix)["NAME"])
             if self.real_databases is not None:
                 # Django drops a database of that name before cloning into it.
-                self.real_databases.check_destroyable(alias, connection.vendor, connection.settings_dict, name)
+                self.real_databases.check_destroyable(alias, connection, name)
             if connection.vendor == "sqlite":
                 remove_sqlite_sidecars(name)
             # Recorded by its exact name before it exists, so that the
@@ -143,7 +143,7 @@ class WorkerClones:
     def destroy_clone(self, connection: BaseDatabaseWrapper, name: str) -> None:
         """Destroy the clone ``name`` of ``connection``'s test database, if it exists."""
         if self.real_databases is not None:
-            self.real_databases.check_destroyable(connection.alias, connection.vendor, connection.settings_dict, name)
+            self.real_databases.check_destroyable(connection.alias, connection, name)
         if self.keepdb or database_exists(connection, name) is False:
             return
         if self.verbosity >= 1:
@@ -194,7 +194,7 @@ def remove_stale_clones(
     """
     removed = []
     for number, clone_name in sorted(existing_clones(connection).items()):
-        if number <= keep or real_databases.owners(connection.vendor, connection.settings_dict, clone_name):
+        if number <= keep or real_databases.owners(connection, clone_name):
             continue
         if verbosity >= 1:
             connection.creation.log(

@@ -253,7 +253,7 @@ def destroy_test_database(
         return
     if real_databases is not None:
         try:
-            real_databases.check_destroyable(entry.alias, connection.vendor, connection.settings_dict, entry.test_name)
+            real_databases.check_destroyable(entry.alias, connection, entry.test_name)
         except UnsafeDestruction:
             restore_real_name(entry)
             raise

@@ -8,10 +8,15 @@ its own connection to no database (``_nodb_cursor()``): under Django's
 alias, since stock Django sends it while creating test databases;
 ``django.contrib.postgres``'s type handlers, for one, would otherwise look
 an unknown alias up in ``connections`` and fail the run.
+
+``server_fingerprint()`` asks a server who it is, for the real-database
+check (``safety.py``) where two settings' spellings of a server cannot
+tell whether they are one (``addresses.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.backends.base.base import NO_DB_ALIAS, BaseDatabaseWrapper
@@ -22,6 +27,103 @@ def own_connection(connection: BaseDatabaseWrapper, name: Any = None) -> BaseDat
     Return a new, unconnected wrapper to ``connection``'s server, on database ``name``.
 
     ``name`` None connects to no database (PostgreSQL: ``postgres``), as
-    Django's ``_nodb_cursor()`` does.
+    Django's ``_nodb_cursor()`` does. ``OPTIONS`` is a copy: Django's
+    PostgreSQL backend removes ``service`` from it for no database.
     """
-    return type(connection)({**connection.settings_dict, "NAME": name}, alias=NO_DB_ALIAS)
+    settings_dict = {**connection.settings_dict, "NAME": name, "OPTIONS": {**connection.settings_dict["OPTIONS"]}}
+    # __class__, not type(): a mirror's connection is a stand-in that says it is its backend's class.
+    return connection.__class__(settings_dict, alias=NO_DB_ALIAS)
+
+
+#: Seconds to wait for a server that is asked who it is (libpq and mysqlclient wait for ever by default).
+FINGERPRINT_CONNECT_TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class ServerFingerprint:
+    """
+    What a running server says about itself: enough to tell it from any other.
+
+    Read with queries any user may run, whatever the role's privileges.
+    """
+
+    #: What every server of one data directory shares, where a user may read it:
+    #: PostgreSQL's ``system_identifier`` (a physical standby has its primary's:
+    #: dropping a database on the primary drops it there too), MySQL's ``server_uuid``.
+    identifier: str | None
+    #: What tells this running server from any other: PostgreSQL's port and start
+    #: time; MySQL's and MariaDB's host name, port and data directory.
+    instance: tuple[str, ...]
+    #: MySQL and MariaDB: when the server started, in seconds since the epoch
+    #: (from ``Uptime``, so two readings may differ by a second).
+    started: int | None = None
+
+    def is_same_server(self, other: ServerFingerprint) -> bool:
+        """Return whether ``other`` was read from this server."""
+        if self.identifier is not None and other.identifier is not None:
+            return self.identifier == other.identifier
+        if self.instance != other.instance:
+            return False
+        return self.started is None or other.started is None or abs(self.started - other.started) <= 1
+
+
+def server_fingerprint(connection: BaseDatabaseWrapper) -> ServerFingerprint | None:
+    """
+    Ask ``connection``'s server who it is, through a connection of the runner's own.
+
+    Return None when it cannot tell: the server does not answer, refuses
+    the credentials, or is of a vendor the runner cannot ask. The
+    connection gives up after FINGERPRINT_CONNECT_TIMEOUT seconds.
+    """
+    if connection.vendor not in ("postgresql", "mysql"):
+        return None
+    names: list[Any] = [None]
+    if connection.vendor == "postgresql":
+        # Django's connection to no database drops OPTIONS['service']; naming
+        # the 'postgres' database keeps the service's server. Django's
+        # _nodb_cursor() falls back to a configured database the same way.
+        names = ["postgres", connection.settings_dict.get("NAME") or "postgres"]
+    for name in dict.fromkeys(names):
+        wrapper = own_connection(connection, name)
+        wrapper.settings_dict["OPTIONS"].setdefault("connect_timeout", FINGERPRINT_CONNECT_TIMEOUT)
+        try:
+            with wrapper.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    return postgresql_fingerprint(cursor)
+                return mysql_fingerprint(cursor)
+        except Exception:  # a server that cannot be asked cannot tell; the caller decides what that means
+            continue
+        finally:
+            wrapper.close()
+    return None
+
+
+def postgresql_fingerprint(cursor: Any) -> ServerFingerprint:
+    """Read the port and start time; the system identifier too, if this role may."""
+    # The start time as seconds since the epoch: its text would follow the session's time zone.
+    cursor.execute("SELECT current_setting('port'), extract(epoch FROM pg_postmaster_start_time())::text")
+    port, started = cursor.fetchone()
+    identifier = None
+    try:
+        # Readable by any role unless a DBA revoked it (autocommit: a refusal harms nothing).
+        cursor.execute("SELECT system_identifier::text FROM pg_control_system()")
+        identifier = cursor.fetchone()[0]
+    except Exception:
+        pass
+    return ServerFingerprint(identifier, (str(port), str(started)))
+
+
+def mysql_fingerprint(cursor: Any) -> ServerFingerprint:
+    """Read the host name, port, data directory and start time; MySQL's server_uuid too (MariaDB has none)."""
+    cursor.execute("SELECT @@hostname, @@port, @@datadir, UNIX_TIMESTAMP()")
+    hostname, port, datadir, now = cursor.fetchone()
+    cursor.execute("SHOW GLOBAL STATUS LIKE 'Uptime'")
+    row = cursor.fetchone()
+    started = int(now) - int(row[1]) if row else None
+    identifier = None
+    try:
+        cursor.execute("SELECT @@server_uuid")
+        identifier = str(cursor.fetchone()[0])
+    except Exception:
+        pass
+    return ServerFingerprint(identifier, (str(hostname), str(port), str(datadir)), started)

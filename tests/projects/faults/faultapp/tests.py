@@ -6,6 +6,7 @@ Classes that use several databases declare them only with FAULTS_DECLARE=1
 default ``databases`` every alias.
 """
 
+import json
 import os
 import signal
 import unittest
@@ -18,6 +19,7 @@ from otherapp.models import LedgerEntry
 from .models import Currency, Order
 
 DECLARE = os.environ.get("FAULTS_DECLARE") == "1"
+EXTRA_ALIASES = set(json.loads(os.environ.get("FAULTS_EXTRA_DATABASES", "{}")))
 
 
 def enabled_by(variable, value="1"):
@@ -28,7 +30,7 @@ class Writes(TestCase):
     """Every database starts empty; writes reach the mirror and the legacy table."""
 
     if DECLARE:
-        databases = {"default", "other", "replica", "legacy"}
+        databases = {"default", "other", "replica", "legacy", *EXTRA_ALIASES}
 
     def test_write_everywhere(self):
         self.assertEqual(Order.objects.count(), 0)

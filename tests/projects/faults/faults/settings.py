@@ -15,11 +15,16 @@ The environment decides the rest:
 - FAULTS_RUNNER: the test runner (MultiDBRunner unless stock is compared).
 - FAULTS_DECLARE=1: test classes declare the databases they use, as stock
   Django needs.
+- FAULTS_REAL_VIA: JSON settings (``HOST``, ``PORT``, ``OPTIONS``...) that
+  replace how the real aliases reach the server; FAULTS_EXTRA_DATABASES:
+  JSON ``{alias: settings}`` of more aliases (with their ``TEST``), declared
+  by ``Writes`` under FAULTS_DECLARE=1.
 - FAULTS_AT="<phase>:<action>[:<alias>]": the fault to inject (see
   ``faults.injection``); FAULTS_MARKER_DIR: where the project leaves marker
   files for the harness.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -57,6 +62,7 @@ def database(name):
         "PORT": os.environ.get(f"{prefix}_PORT", ""),
         "USER": os.environ.get(f"{prefix}_USER", ""),
         "PASSWORD": os.environ.get(f"{prefix}_PASSWORD", ""),
+        **json.loads(os.environ.get("FAULTS_REAL_VIA", "{}")),
     }
 
 
@@ -67,3 +73,4 @@ DATABASES = {
     "replica": {**database("main"), "TEST": {"MIRROR": "default"}},
     "legacy": database("legacy"),
 }
+DATABASES.update(json.loads(os.environ.get("FAULTS_EXTRA_DATABASES", "{}")))
