@@ -17,6 +17,7 @@ from django.test.runner import DiscoverRunner
 
 from . import options
 from .config import RunnerConfig, build_config
+from .errors import sentence
 from .interrupts import CurrentTestRecorder, StopSignals
 from .isolation.layer import IsolationLayer, IsolationOptions
 from .isolation.mirrors import MirrorSharing
@@ -24,7 +25,7 @@ from .parallel.suite import MultiDBParallelTestSuite
 from .parallel.worker import WorkerState, reset_connections
 from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases
 from .planning.injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
-from .planning.plan import DatabasePlan
+from .planning.plan import FIRST_USE_FAILED, FIRST_USE_INTERRUPTED, DatabasePlan
 from .planning.sharding import assign_shards, shard_key
 from .reports import coverage_support
 from .reports.durations import read_durations, write_durations
@@ -358,7 +359,10 @@ class MultiDBRunner(DiscoverRunner):
                 if self.serializes(sharing):
                     serialize_test_databases([first])
                 run_database_checks(plan.aliases_of(first))
-            except BaseException:
+            except BaseException as exc:
+                plan.first_use_failures[first] = (
+                    FIRST_USE_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else FIRST_USE_FAILED
+                )
                 # Disconnected, so that every later use asks again, and is told it failed.
                 for alias in sharing:
                     with contextlib.suppress(Exception):
@@ -405,7 +409,7 @@ class MultiDBRunner(DiscoverRunner):
                 self.add_cleanup_steps(steps, old_config)
         except Exception as exc:
             # The setup's own error is what the user needs to see.
-            self.log(f"The cleanup after the failed setup did not complete: {exc}", level=40)
+            self.log(f"The cleanup after the failed setup did not complete: {sentence(exc)}", level=40)
 
     def install_isolation(self) -> None:
         """Start tracking writes, flushing selectively, opening transactions and setting up databases lazily."""
@@ -578,7 +582,7 @@ class MultiDBRunner(DiscoverRunner):
         try:
             test._fixture_teardown()  # type: ignore[attr-defined]
         except Exception as exc:
-            self.log(f"Could not flush what the interrupted test {test.id()} wrote: {exc}", level=40)
+            self.log(f"Could not flush what the interrupted test {test.id()} wrote: {sentence(exc)}", level=40)
         reset_connections()
 
     def restore_run_state(self) -> None:

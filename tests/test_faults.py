@@ -51,6 +51,8 @@ MESSAGES = {
 }
 PASSED = re.compile(r"\nOK( \(.*\))?\n")
 WORKER_DIED = "A parallel test worker died while running"
+#: The phases of a serial run that happen while 'other' is set up on its first use.
+FIRST_USE_PHASES = ("creating", "migrating", "serializing")
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,10 @@ class PhaseFaultTests(FaultsTestCase):
             self.assertStoppedBy(result, scenario.action)
         self.assertRealRowsKept(sandbox, result)
         self.assertNothingLeft(sandbox, result)
+        if not scenario.parallel and scenario.phase in FIRST_USE_PHASES:
+            # No class of the project declares 'other': it is set up on first use.
+            outcome = "failed" if scenario.action == "raise" else "interrupted"
+            self.assertRegex(result.stdout, rf"\nother\s+\S+\s+set-up on first use {outcome}\s", result)
 
 
 def add_scenario_tests(cls, scenarios):

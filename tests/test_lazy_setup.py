@@ -150,6 +150,7 @@ class FirstUseTests(LazySetupTestCase):
         self.assertIn("on its first use failed earlier in this run", result.stderr)
         self.assertIn("Ran 3 tests", result.stderr)
         self.assertTrue(result.stderr.startswith("EE."), result)
+        self.assertEqual(self.role(result, "other"), "set-up on first use failed")
         self.assertEqual(self.leftovers(), [])
 
 

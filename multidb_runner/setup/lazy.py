@@ -32,6 +32,7 @@ from django.core.management.base import SystemCheckError
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from ..errors import sentence
 from ..isolation.transactions import unobserved
 from .catalog import is_in_memory_name
 from .servers import own_connection
@@ -124,7 +125,7 @@ class LazyTestDatabases:
         when = "failed earlier in this run" if again else "failed"
         return TestDatabaseSetupError(
             f"Setting up the test database of alias {first!r}{others} on its first use {when}: "
-            f"{type(exc).__name__}: {exc}. Every test that uses it fails the same way; the "
+            f"{type(exc).__name__}: {sentence(exc)} Every test that uses it fails the same way; the "
             "databases already created are destroyed at the end of the run as usual."
         )
 
