@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import multiprocessing
 import threading
 import unittest
@@ -25,13 +26,13 @@ from .parallel.suite import MultiDBParallelTestSuite
 from .parallel.worker import WorkerState, reset_connections
 from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases
 from .planning.injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
-from .planning.plan import FIRST_USE_FAILED, FIRST_USE_INTERRUPTED, DatabasePlan
+from .planning.plan import FIRST_USE_FAILED, FIRST_USE_INTERRUPTED, SERVER_UNREACHABLE, DatabasePlan
 from .planning.sharding import assign_shards, shard_key
 from .reports import coverage_support
 from .reports.durations import read_durations, write_durations
 from .reports.results import RecordingResult, write_junit_xml
 from .reports.usage import ClassDatabases, format_usage_report
-from .setup import legacy
+from .setup import legacy, reachability
 from .setup.clones import WorkerClones, remove_stale_clones
 from .setup.databases import (
     OldConfig,
@@ -98,6 +99,8 @@ class MultiDBRunner(DiscoverRunner):
         #: The run's test databases (Django's ``old_config``); set-up on first use adds to it.
         self.old_config: OldConfig = []
         self.lazy_setup: LazyTestDatabases | None = None
+        #: First alias -> its server, for the databases to set up on first use on a server that cannot be reached.
+        self.unreachable_servers: dict[str, reachability.UnreachableServer] = {}
         self.run_start: RunStartState | None = None
         self.run_stack = ExitStack()
         # Test modules may be imported as soon as the runner exists (the
@@ -258,8 +261,9 @@ class MultiDBRunner(DiscoverRunner):
         assert self.config is not None
         self.saved_test_names = name_test_databases(self.mirrors, self.config.db_suffix)
         plan = self.plan = plan_test_databases(list(aliases), self.mirrors, keepdb=self.keepdb)
-        check_plan_is_safe(plan.primaries, self.parallel, self.real_databases)
         plan.on_first_use = self.databases_set_up_on_first_use(plan)
+        self.check_servers(plan)
+        check_plan_is_safe(plan.primaries, self.parallel, self.real_databases)
         old_config: OldConfig = []
         self.old_config = old_config
         try:
@@ -304,6 +308,25 @@ class MultiDBRunner(DiscoverRunner):
             return set()
         declared = {plan.database_of(alias) for alias in self.declared_aliases}
         return {first for first in plan.primaries if first not in declared}
+
+    def check_servers(self, plan: DatabasePlan) -> None:
+        """
+        Check that every test database of ``plan`` has a server to connect to, before anything is created.
+
+        A server that cannot be connected to stops the run with one message
+        if a database to set up before the tests is on it. A database to set
+        up on first use (which stock Django would not set up) gets a warning
+        instead, and only the tests that use it fail (``setup/reachability.py``).
+        """
+        unreachable = reachability.unreachable_servers(plan.primaries)
+        eager = {first: server for first, server in unreachable.items() if first not in plan.on_first_use}
+        if eager:
+            raise reachability.cannot_connect_error(eager)
+        for line in reachability.first_use_warnings(unreachable):
+            self.log(line, level=logging.WARNING)
+        for first in unreachable:
+            plan.first_use_failures[first] = SERVER_UNREACHABLE
+        self.unreachable_servers = unreachable
 
     def serializes(self, aliases: Sequence[str]) -> bool:
         """Return whether the test database read through ``aliases`` is serialized (``serialized_rollback``)."""
@@ -421,6 +444,8 @@ class MultiDBRunner(DiscoverRunner):
                 {alias: first for first in self.plan.on_first_use for alias in self.plan.aliases_of(first)},
                 self.set_up_on_first_use,
             )
+            for first, server in self.unreachable_servers.items():
+                lazy_setup.refuse(first, reachability.first_use_refusal(server))
         self.lazy_setup = lazy_setup
         self.isolation = IsolationLayer(self.isolation_options(), self.mirrors, lazy_setup)
         self.isolation.install()

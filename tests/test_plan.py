@@ -122,7 +122,7 @@ class FirstUseRolesTests(TestCase):
         plan.first_use_failures = {
             "default": "set-up on first use failed",
             "other": "set-up on first use interrupted",
-            "legacy": "not set up: server unreachable",
+            "legacy": "not set up: cannot connect",
         }
         rows = {row[0]: row for row in plan.rows()}
         self.assertEqual(rows["default"][1:3], ("test_default", "set-up on first use failed"))
@@ -130,7 +130,7 @@ class FirstUseRolesTests(TestCase):
         self.assertEqual(rows["replica"][2], "set-up on first use failed")
         self.assertEqual(rows["other"][1:3], ("test_other", "set-up on first use interrupted"))
         # Never created: no test database to name.
-        self.assertEqual(rows["legacy"][1:3], ("-", "not set up: server unreachable"))
+        self.assertEqual(rows["legacy"][1:3], ("-", "not set up: cannot connect"))
 
     def test_differs_from_stock(self):
         one = build_plan([alias("default")], {"default"}, {})

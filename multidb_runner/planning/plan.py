@@ -28,7 +28,7 @@ UNUSED = "not used"
 #: What became of a database whose set-up on first use did not complete.
 FIRST_USE_FAILED = "set-up on first use failed"
 FIRST_USE_INTERRUPTED = "set-up on first use interrupted"
-SERVER_UNREACHABLE = "not set up: server unreachable"
+SERVER_UNREACHABLE = "not set up: cannot connect"
 #: The test database name shown for in-memory SQLite (nothing of it can be kept).
 IN_MEMORY = "(in memory)"
 
