@@ -22,6 +22,7 @@ from .errors import sentence
 from .interrupts import CurrentTestRecorder, StopSignals
 from .isolation.layer import IsolationLayer, IsolationOptions
 from .isolation.mirrors import MirrorSharing
+from .output import RunOutput
 from .parallel.suite import MultiDBParallelTestSuite
 from .parallel.worker import WorkerState, reset_connections
 from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases
@@ -78,6 +79,7 @@ class MultiDBRunner(DiscoverRunner):
         self.saved_test_names: dict[str, Any] = {}
         self.saved_start_method: str | None = None
         self.signals = StopSignals()
+        self.output = RunOutput()
         #: The configured real databases, read before setup changes any NAME.
         self.real_databases: RealDatabases | None = None
         self.locks = TestDatabaseLocks()
@@ -151,6 +153,10 @@ class MultiDBRunner(DiscoverRunner):
             failures: int = super().run_tests(list(test_labels), **kwargs)
         except KeyboardInterrupt:
             raise self.signals.error() from None
+        except BrokenPipeError:
+            if not self.output.lost_reader():
+                raise
+            raise self.output.error() from None
         finally:
             self.restore_run_state()
         if self.signals.interrupted:
@@ -428,7 +434,7 @@ class MultiDBRunner(DiscoverRunner):
         a signal now only is remembered, so that the cleanup completes.
         """
         try:
-            with self.signals.cleanup_protected(), ExitStack() as steps:
+            with self.signals.cleanup_protected(), self.output.never_failing(), ExitStack() as steps:
                 self.add_cleanup_steps(steps, old_config)
         except Exception as exc:
             # The setup's own error is what the user needs to see.
@@ -561,13 +567,15 @@ class MultiDBRunner(DiscoverRunner):
     def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:  # type: ignore[override]
         # From here on, to the end of the run, a signal must not cut the cleanup short.
         self.signals.protecting_cleanup = True
-        self.log_plan()
-        with ExitStack() as steps:
+        # Written even if the output's reader is gone (``output.py``): the cleanup must complete.
+        with self.output.never_failing(), ExitStack() as steps:
             self.add_cleanup_steps(steps, old_config)
             # These run first (last-in first-out).
             steps.callback(self.remove_isolation)
             if self.signals.interrupted and self.keepdb:
                 steps.callback(self.flush_interrupted_test, old_config)
+            # Before all of them.
+            self.log_plan()
 
     def add_cleanup_steps(self, steps: ExitStack, old_config: OldConfig) -> None:
         """
