@@ -15,7 +15,8 @@ its statements seen by the test's query counting or execute wrappers, and
 nothing written counted as the test's. A failure fails the test that
 asked, names the alias, and is given again to every later test asking for
 it; whatever the attempt created is destroyed at the end of the run, like
-everything else.
+everything else. A database whose server could not be reached before the
+tests (``reachability.py``) is never tried: each use fails at once.
 """
 
 from __future__ import annotations
@@ -133,8 +134,8 @@ class LazyTestDatabases:
         """
         Never set up ``first``'s database: each use raises a short TestDatabaseSetupError saying ``why``.
 
-        For a database whose server could not be reached before the tests: trying
-        again in every test would only repeat the driver's long traceback.
+        For a database whose server could not be reached before the tests:
+        trying in every test would only repeat the driver's long traceback.
         """
         self.refused[first] = why
 
