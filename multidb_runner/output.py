@@ -49,6 +49,10 @@ class DiscardingStream:
             self.on_discard(self.stream)
             return len(text)
 
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
     def flush(self) -> None:
         try:
             self.stream.flush()
