@@ -14,6 +14,38 @@ import sys
 import tempfile
 import warnings
 
+#: The label run when the command line names none.
+DEFAULT_LABEL = "tests"
+
+
+def test_command_arguments(args):
+    """
+    Return the arguments of Django's ``test`` command for ``runtests.py ARGS``.
+
+    The ``tests`` package when ``args`` name no test label, and ``--noinput``
+    unless ``--interactive`` is given. Labels are told from option values
+    (``-v 2``, ``-k NAME``, ``--parallel 2``) by the ``test`` command's own
+    parser, with every option of the test runner.
+    """
+    from django.core.management.base import CommandError
+    from django.core.management.commands.test import Command
+
+    interactive = "--interactive" in args
+    args = [arg for arg in args if arg != "--interactive"]
+    parser = Command().create_parser(sys.argv[0], "test")
+    try:
+        options, _ = parser.parse_known_args(args)
+    except CommandError:
+        # A mistake on the command line: the test command reports it.
+        return args
+    if not options.args:
+        args = [DEFAULT_LABEL, *args]
+    if options.interactive and not interactive:
+        # A test database left by an interrupted run is replaced without asking.
+        args.append("--noinput")
+    return args
+
+
 if __name__ == "__main__":
     warnings.simplefilter("error", DeprecationWarning)
     warnings.simplefilter("error", PendingDeprecationWarning)
@@ -30,11 +62,4 @@ if __name__ == "__main__":
         atexit.register(shutil.rmtree, os.environ["MULTIDB_TEST_DATA_DIR"], ignore_errors=True)
     from django.core.management import execute_from_command_line
 
-    args = sys.argv[1:]
-    if not any(not arg.startswith("-") for arg in args):
-        args = ["tests", *args]
-    if not any(arg in ("--noinput", "--no-input", "--interactive") for arg in args):
-        # A test database left by an interrupted run is replaced without asking.
-        args.append("--noinput")
-    args = [arg for arg in args if arg != "--interactive"]
-    execute_from_command_line([sys.argv[0], "test", *args])
+    execute_from_command_line([sys.argv[0], "test", *test_command_arguments(sys.argv[1:])])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import multiprocessing
 import threading
 import unittest
@@ -17,20 +18,22 @@ from django.test.runner import DiscoverRunner
 
 from . import options
 from .config import RunnerConfig, build_config
+from .errors import sentence
 from .interrupts import CurrentTestRecorder, StopSignals
 from .isolation.layer import IsolationLayer, IsolationOptions
 from .isolation.mirrors import MirrorSharing
+from .output import RunOutput
 from .parallel.suite import MultiDBParallelTestSuite
 from .parallel.worker import WorkerState, reset_connections
 from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases, with_primaries
 from .planning.injection import DatabasesInjector, all_aliases_skip_decorators, class_key, test_classes
-from .planning.plan import DatabasePlan
+from .planning.plan import FIRST_USE_FAILED, FIRST_USE_INTERRUPTED, SERVER_UNREACHABLE, DatabasePlan
 from .planning.sharding import assign_shards, shard_key
 from .reports import coverage_support
 from .reports.durations import read_durations, write_durations
 from .reports.results import RecordingResult, write_junit_xml
 from .reports.usage import ClassDatabases, format_usage_report
-from .setup import legacy
+from .setup import legacy, reachability
 from .setup.clones import WorkerClones, remove_stale_clones
 from .setup.databases import (
     OldConfig,
@@ -76,6 +79,7 @@ class MultiDBRunner(DiscoverRunner):
         self.saved_test_names: dict[str, Any] = {}
         self.saved_start_method: str | None = None
         self.signals = StopSignals()
+        self.output = RunOutput()
         #: The configured real databases, read before setup changes any NAME.
         self.real_databases: RealDatabases | None = None
         self.locks = TestDatabaseLocks()
@@ -99,6 +103,8 @@ class MultiDBRunner(DiscoverRunner):
         self.lazy_setup: LazyTestDatabases | None = None
         #: The settings of aliases set up on first use, naming their test databases until then.
         self.names_ahead = NamesPointedAhead()
+        #: First alias -> its server, for the databases to set up on first use on a server that cannot be reached.
+        self.unreachable_servers: dict[str, reachability.UnreachableServer] = {}
         self.run_start: RunStartState | None = None
         self.run_stack = ExitStack()
         # Test modules may be imported as soon as the runner exists (the
@@ -149,6 +155,10 @@ class MultiDBRunner(DiscoverRunner):
             failures: int = super().run_tests(list(test_labels), **kwargs)
         except KeyboardInterrupt:
             raise self.signals.error() from None
+        except BrokenPipeError:
+            if not self.output.lost_reader():
+                raise
+            raise self.output.error() from None
         finally:
             self.restore_run_state()
         if self.signals.interrupted:
@@ -249,8 +259,10 @@ class MultiDBRunner(DiscoverRunner):
         """
         Set up the test databases the tests need before they start; leave the others to their first use.
 
-        In a serial run, a database no test class declared is set up when a
-        test first uses it (``setup/lazy.py``); in a parallel run every
+        What stock Django would set up is set up now. In a serial run, a
+        database only the runner's injection gives a test is set up when a
+        test first uses it (``setup/lazy.py``), the settings of its aliases
+        naming it from now on; in a parallel run every
         database is set up now, before the workers start, so that they
         never race to create one.
         """
@@ -261,8 +273,9 @@ class MultiDBRunner(DiscoverRunner):
         assert self.config is not None
         self.saved_test_names = name_test_databases(self.mirrors, self.config.db_suffix)
         plan = self.plan = plan_test_databases(list(aliases), self.mirrors, keepdb=self.keepdb)
-        check_plan_is_safe(plan.primaries, self.parallel, self.real_databases)
         plan.on_first_use = self.databases_set_up_on_first_use(plan)
+        self.check_servers(plan)
+        check_plan_is_safe(plan.primaries, self.parallel, self.real_databases)
         old_config: OldConfig = []
         self.old_config = old_config
         try:
@@ -298,15 +311,35 @@ class MultiDBRunner(DiscoverRunner):
         """
         Return the first aliases of the databases to set up when a test first uses them.
 
-        Those no test class declared itself, in a serial run with lazy set-up
-        on; a declared database is used (or the declaration is wrong, which
-        ``--report-db-usage`` tells), and stock Django sets it up first too.
+        Those stock Django would not set up (no selected class uses them as
+        written: a class keeping the default ``databases`` means
+        ``default``), in a serial run with lazy set-up on. What stock sets up
+        is set up before the tests, with stock's output.
         """
         assert self.config is not None
         if not self.config.lazy_setup or self.parallel > 1:
             return set()
         stock = {plan.database_of(alias) for alias in self.stock_aliases}
         return {first for first in plan.primaries if first not in stock}
+
+    def check_servers(self, plan: DatabasePlan) -> None:
+        """
+        Check that every test database of ``plan`` has a server to connect to, before anything is created.
+
+        A server that cannot be connected to stops the run with one message
+        if a database to set up before the tests is on it. A database to set
+        up on first use (which stock Django would not set up) gets a warning
+        instead, and only the tests that use it fail (``setup/reachability.py``).
+        """
+        unreachable = reachability.unreachable_servers(plan.primaries)
+        eager = {first: server for first, server in unreachable.items() if first not in plan.on_first_use}
+        if eager:
+            raise reachability.cannot_connect_error(eager)
+        for line in reachability.first_use_warnings(unreachable):
+            self.log(line, level=logging.WARNING)
+        for first in unreachable:
+            plan.first_use_failures[first] = SERVER_UNREACHABLE
+        self.unreachable_servers = unreachable
 
     def serializes(self, aliases: Sequence[str]) -> bool:
         """Return whether the test database read through ``aliases`` is serialized (``serialized_rollback``)."""
@@ -364,7 +397,10 @@ class MultiDBRunner(DiscoverRunner):
                 if self.serializes(sharing):
                     serialize_test_databases([first])
                 run_database_checks(plan.aliases_of(first))
-            except BaseException:
+            except BaseException as exc:
+                plan.first_use_failures[first] = (
+                    FIRST_USE_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else FIRST_USE_FAILED
+                )
                 # Disconnected, so that every later use asks again, and is told
                 # it failed; named after the test database, never the real one.
                 for alias in sharing:
@@ -409,11 +445,11 @@ class MultiDBRunner(DiscoverRunner):
         a signal now only is remembered, so that the cleanup completes.
         """
         try:
-            with self.signals.cleanup_protected(), ExitStack() as steps:
+            with self.signals.cleanup_protected(), self.output.never_failing(), ExitStack() as steps:
                 self.add_cleanup_steps(steps, old_config)
         except Exception as exc:
             # The setup's own error is what the user needs to see.
-            self.log(f"The cleanup after the failed setup did not complete: {exc}", level=40)
+            self.log(f"The cleanup after the failed setup did not complete: {sentence(exc)}", level=40)
 
     def install_isolation(self) -> None:
         """Start tracking writes, flushing selectively, opening transactions and setting up databases lazily."""
@@ -425,6 +461,8 @@ class MultiDBRunner(DiscoverRunner):
                 {alias: first for first in self.plan.on_first_use for alias in self.plan.aliases_of(first)},
                 self.set_up_on_first_use,
             )
+            for first, server in self.unreachable_servers.items():
+                lazy_setup.refuse(first, reachability.first_use_refusal(server))
         self.lazy_setup = lazy_setup
         self.isolation = IsolationLayer(self.isolation_options(), self.mirrors, lazy_setup)
         self.isolation.install()
@@ -540,13 +578,15 @@ class MultiDBRunner(DiscoverRunner):
     def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:  # type: ignore[override]
         # From here on, to the end of the run, a signal must not cut the cleanup short.
         self.signals.protecting_cleanup = True
-        self.log_plan()
-        with ExitStack() as steps:
+        # Written even if the output's reader is gone (``output.py``): the cleanup must complete.
+        with self.output.never_failing(), ExitStack() as steps:
             self.add_cleanup_steps(steps, old_config)
             # These run first (last-in first-out).
             steps.callback(self.remove_isolation)
             if self.signals.interrupted and self.keepdb:
                 steps.callback(self.flush_interrupted_test, old_config)
+            # Before all of them.
+            self.log_plan()
 
     def add_cleanup_steps(self, steps: ExitStack, old_config: OldConfig) -> None:
         """
@@ -587,7 +627,7 @@ class MultiDBRunner(DiscoverRunner):
         try:
             test._fixture_teardown()  # type: ignore[attr-defined]
         except Exception as exc:
-            self.log(f"Could not flush what the interrupted test {test.id()} wrote: {exc}", level=40)
+            self.log(f"Could not flush what the interrupted test {test.id()} wrote: {sentence(exc)}", level=40)
         reset_connections()
 
     def restore_run_state(self) -> None:

@@ -82,6 +82,10 @@ else:
 
 DATABASES = {alias: DATABASES[alias] for alias in ALIASES}
 
+if BACKEND in ("postgresql", "mariadb") and os.environ.get("LAZY_UNREACHABLE_ALIAS"):
+    # Credentials the server refuses (test_lazy_setup): the runner cannot connect for that alias.
+    DATABASES[os.environ["LAZY_UNREACHABLE_ALIAS"]].update(USER="nobody_multidb", PASSWORD="wrong-secret-4711")
+
 if BACKEND == "postgresql":
     # As most PostgreSQL projects: its connection_created receiver looks every alias up.
     INSTALLED_APPS.append("django.contrib.postgres")

@@ -58,6 +58,8 @@ ENGINES = {"postgresql": "django.db.backends.postgresql", "mariadb": "django.db.
 #: The sentence the real-database check adds when the servers themselves said they are one.
 ASKED = "by the servers' own account."
 WORKER_DIED = "A parallel test worker died while running"
+#: The phases of a serial run that happen while 'other' is set up on its first use.
+FIRST_USE_PHASES = ("creating", "migrating", "serializing")
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,10 @@ class PhaseFaultTests(FaultsTestCase):
             self.assertStoppedBy(result, scenario.action)
         self.assertRealRowsKept(sandbox, result)
         self.assertNothingLeft(sandbox, result)
+        if not scenario.parallel and scenario.phase in FIRST_USE_PHASES:
+            # No class of the project declares 'other': it is set up on first use.
+            outcome = "failed" if scenario.action == "raise" else "interrupted"
+            self.assertRegex(result.stdout, rf"\nother\s+\S+\s+set-up on first use {outcome}\s", result)
 
 
 def add_scenario_tests(cls, scenarios):

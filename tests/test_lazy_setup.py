@@ -154,6 +154,59 @@ class FirstUseTests(LazySetupTestCase):
         self.assertIn("on its first use failed earlier in this run", result.stderr)
         self.assertIn("Ran 3 tests", result.stderr)
         self.assertRegex(result.stderr, r"(?m)^EE\.$", result)
+        self.assertEqual(self.role(result, "other"), "set-up on first use failed")
+        self.assertEqual(self.leftovers(), [])
+
+
+@only_with_backend("postgresql", "mariadb")
+class UnreachableServerTests(LazySetupTestCase):
+    """The server of 'other' refuses the runner's credentials (LAZY_UNREACHABLE_ALIAS)."""
+
+    UNREACHABLE = {"LAZY_UNREACHABLE_ALIAS": "other"}
+    WARNING = "Warning: cannot connect to the server of alias 'other' ("
+
+    def assertNoPasswordNorChain(self, result):
+        self.assertNotIn("wrong-secret-4711", result.output)
+        self.assertNotIn("The above exception was the direct cause", result.output)
+
+    def test_said_once_before_the_tests_and_only_its_tests_fail(self):
+        result = self.run_tests("OtherFails", "OnlyDefaultTestCase", env=self.UNREACHABLE)
+        self.assertEqual(result.returncode, 1, result)
+        # Before the tests, once; not in every TestCase that may use 'other'.
+        self.assertEqual(result.stdout.count(self.WARNING), 1, result)
+        self.assertLess(result.stdout.index(self.WARNING), result.stdout.index("System check identified"))
+        self.assertIn("Its test database is not set up: the tests that use it will fail", result.stdout)
+        self.assertIn("FAILED (errors=2)", result.stderr, result)
+        self.assertIn("Ran 4 tests", result.stderr)
+        self.assertEqual(result.stderr.count("ERROR: "), 2, result)
+        self.assertEqual(
+            result.stderr.count(
+                "TestDatabaseSetupError: The test database of alias 'other' is not set up: the runner could "
+                "not connect to its server ("
+            ),
+            2,
+            result,
+        )
+        self.assertNoPasswordNorChain(result)
+        self.assertEqual(self.role(result, "other"), "not set up: cannot connect")
+        self.assertEqual(self.leftovers(), [])
+
+    def test_a_run_that_never_uses_it_passes(self):
+        result = self.run_tests("OnlyDefaultTestCase", env=self.UNREACHABLE)
+        self.assertPassed(result, 1)
+        self.assertEqual(result.stdout.count(self.WARNING), 1, result)
+        self.assertNoPasswordNorChain(result)
+        self.assertEqual(self.leftovers(), [])
+
+    def test_set_up_before_the_tests_stops_the_run_before_creating_anything(self):
+        result = self.run_tests("OtherFails", "--no-lazy-setup", env=self.UNREACHABLE)
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn("CannotConnect: Cannot connect to the server of alias 'other' (", result.stderr, result)
+        self.assertIn("No test database was created.", result.stderr)
+        self.assertNotIn("Traceback", result.output)
+        self.assertNotIn("Creating test database", result.output)
+        self.assertNotIn("Ran ", result.output)
+        self.assertNoPasswordNorChain(result)
         self.assertEqual(self.leftovers(), [])
 
 

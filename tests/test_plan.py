@@ -117,6 +117,21 @@ class FirstUseRolesTests(TestCase):
         self.assertEqual(plan.role("default"), "created")
         self.assertEqual(plan.role("other"), "created on first use")
 
+    def test_failed_interrupted_and_unreachable(self):
+        plan = self.plan()
+        plan.first_use_failures = {
+            "default": "set-up on first use failed",
+            "other": "set-up on first use interrupted",
+            "legacy": "not set up: cannot connect",
+        }
+        rows = {row[0]: row for row in plan.rows()}
+        self.assertEqual(rows["default"][1:3], ("test_default", "set-up on first use failed"))
+        # Its mirror got no database either.
+        self.assertEqual(rows["replica"][2], "set-up on first use failed")
+        self.assertEqual(rows["other"][1:3], ("test_other", "set-up on first use interrupted"))
+        # Never created: no test database to name.
+        self.assertEqual(rows["legacy"][1:3], ("-", "not set up: cannot connect"))
+
     def test_differs_from_stock(self):
         one = build_plan([alias("default")], {"default"}, {})
         self.assertFalse(one.differs_from_stock(db_suffix=None))

@@ -24,6 +24,7 @@ from typing import Any
 
 from django.test.runner import ParallelTestSuite
 
+from ..errors import sentence
 from ..isolation.layer import IsolationLayer
 from . import worker as workers
 from .worker import WorkerSlots, WorkerState
@@ -147,7 +148,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
 
     def report_problem(self, result: Any, index: int, why: str) -> None:
         """Report every test of subsuite ``index`` as an error, saying why."""
-        error = WorkerProblem(f"Tests of {self.describe(index)} were not reported by their worker: {why}.")
+        error = WorkerProblem(f"Tests of {self.describe(index)} were not reported by their worker: {sentence(why)}")
         for test in self.subsuites[index]:
             result.addError(test, (WorkerProblem, error, None))
 
@@ -218,7 +219,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
                 why = "a worker process died between test classes"
             for index in unreported:
                 self.report_problem(result, index, f"{why}{how}")
-            sys.stderr.write(f"\nA parallel test worker died{how}: {why}. Stopping the run.\n")
+            sys.stderr.write(f"\nA parallel test worker died{how}: {sentence(why)} Stopping the run.\n")
             result.stop()
             return
         not_run = lost = 0

@@ -25,6 +25,10 @@ KEPT_ON_FIRST_USE = "kept (--keepdb), set up on first use"
 SHARED = "same database as {}"
 MIRROR = "mirror of {}"
 UNUSED = "not used"
+#: What became of a database whose set-up on first use did not complete.
+FIRST_USE_FAILED = "set-up on first use failed"
+FIRST_USE_INTERRUPTED = "set-up on first use interrupted"
+SERVER_UNREACHABLE = "not set up: cannot connect"
 #: The test database name shown for in-memory SQLite (nothing of it can be kept).
 IN_MEMORY = "(in memory)"
 
@@ -49,7 +53,9 @@ class DatabasePlan:
     used mirror to its final primary. ``legacy_tables`` is filled in while the
     databases are set up. ``on_first_use`` are the first aliases of the
     databases left to be set up when a test first uses them, and
-    ``set_up_on_first_use`` those of them that were.
+    ``set_up_on_first_use`` those of them that were; ``first_use_failures``
+    says, by first alias, what became of those whose set-up did not
+    complete (or never started: ``SERVER_UNREACHABLE``).
     """
 
     aliases: list[str]
@@ -60,6 +66,7 @@ class DatabasePlan:
     legacy_tables: dict[str, list[str]] = field(default_factory=dict)
     on_first_use: set[str] = field(default_factory=set)
     set_up_on_first_use: set[str] = field(default_factory=set)
+    first_use_failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def primaries(self) -> list[str]:
@@ -85,6 +92,9 @@ class DatabasePlan:
     def role(self, alias: str) -> str:
         """Describe what the run did (or does) with ``alias``."""
         first = self.database_of(alias)
+        if first is not None and first in self.first_use_failures:
+            # Said of its mirrors and sharing aliases too: none of them got a database.
+            return self.first_use_failures[first]
         if first is None or (first in self.on_first_use and first not in self.set_up_on_first_use):
             return UNUSED
         if alias in self.mirrors:
@@ -119,7 +129,7 @@ class DatabasePlan:
         for alias in self.aliases:
             database = self.database_of(alias)
             role = self.role(alias)
-            name = self.test_names[database] if database and role != UNUSED else "-"
+            name = self.test_names[database] if database and role not in (UNUSED, SERVER_UNREACHABLE) else "-"
             tables = self.legacy_tables.get(alias, []) if alias == database else []
             rows.append((alias, name, role, ", ".join(tables) or "-"))
         return rows

@@ -23,6 +23,8 @@ from typing import Any
 
 import coverage
 
+from ..errors import sentence
+
 #: Set in the environment of the restarted command.
 BOOTSTRAP_ENVIRONMENT = "MULTIDB_RUNNER_COVERAGE"
 #: Options of the Python interpreter that take a value.
@@ -141,7 +143,7 @@ def finish(main: coverage.Coverage, log: Any) -> bool:
     try:
         total = combined.report()
     except coverage.CoverageException as exc:
-        sys.stderr.write(f"Coverage report failed: {exc}\n")
+        sys.stderr.write(f"Coverage report failed: {sentence(exc)}\n")
         return False
     sections = configured_sections(combined)
     if "html" in sections:

@@ -15,7 +15,8 @@ its statements seen by the test's query counting or execute wrappers, and
 nothing written counted as the test's. A failure fails the test that
 asked, names the alias, and is given again to every later test asking for
 it; whatever the attempt created is destroyed at the end of the run, like
-everything else.
+everything else. A database whose server could not be reached before the
+tests (``reachability.py``) is never tried: each use fails at once.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from django.core.management.base import SystemCheckError
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from ..errors import sentence
 from ..isolation.transactions import unobserved
 from .catalog import is_in_memory_name
 from .servers import own_connection
@@ -56,6 +58,8 @@ class LazyTestDatabases:
         self.set_up = set_up
         #: First alias -> the error its set-up failed with.
         self.failed: dict[str, BaseException] = {}
+        #: First alias -> why its set-up is not even tried (see ``refuse``).
+        self.refused: dict[str, str] = {}
         self.lock = threading.RLock()
         self.in_progress: set[str] = set()
         #: Called when ``waiting`` may have changed (the isolation layer's first-use hooks).
@@ -76,6 +80,11 @@ class LazyTestDatabases:
         first = self.pending.get(connection.alias)
         if first is None:
             return
+        if first in self.refused:
+            raise TestDatabaseSetupError(
+                f"The test database of {self.describe(first)} is not set up: {self.refused[first]} "
+                "Every test that uses it fails the same way."
+            )
         if first in self.failed:
             raise self.error(first, self.failed[first], again=True)
         if connection.connection is not None:
@@ -105,6 +114,9 @@ class LazyTestDatabases:
         (as Django's own ``_nodb_cursor``), which reads nothing of any.
         """
         first = self.pending.get(alias, alias)
+        if first in self.refused:
+            # Its server cannot be reached: a test that uses it fails then, not every TestCase now.
+            return True
         if first not in self.transactions_supported:
             connection = connections[first]
             known = inspect.getattr_static(type(connection.features), "supports_transactions", None)
@@ -118,13 +130,26 @@ class LazyTestDatabases:
                     no_database.close()
         return self.transactions_supported[first]
 
-    def error(self, first: str, exc: BaseException, *, again: bool = False) -> TestDatabaseSetupError:
+    def refuse(self, first: str, why: str) -> None:
+        """
+        Never set up ``first``'s database: each use raises a short TestDatabaseSetupError saying ``why``.
+
+        For a database whose server could not be reached before the tests:
+        trying in every test would only repeat the driver's long traceback.
+        """
+        self.refused[first] = why
+
+    def describe(self, first: str) -> str:
+        """Return ``alias 'first'``, with the other aliases that read its database."""
         aliases = sorted(alias for alias, of in self.pending.items() if of == first)
         others = f" (used through {', '.join(repr(a) for a in aliases if a != first)})" if len(aliases) > 1 else ""
+        return f"alias {first!r}{others}"
+
+    def error(self, first: str, exc: BaseException, *, again: bool = False) -> TestDatabaseSetupError:
         when = "failed earlier in this run" if again else "failed"
         return TestDatabaseSetupError(
-            f"Setting up the test database of alias {first!r}{others} on its first use {when}: "
-            f"{type(exc).__name__}: {exc}. Every test that uses it fails the same way; the "
+            f"Setting up the test database of {self.describe(first)} on its first use {when}: "
+            f"{type(exc).__name__}: {sentence(exc)} Every test that uses it fails the same way; the "
             "databases already created are destroyed at the end of the run as usual."
         )
 

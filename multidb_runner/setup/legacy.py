@@ -21,7 +21,7 @@ from django.db import DatabaseError, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.utils import ConnectionRouter
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, sentence
 
 ModelType = type[models.Model]
 
@@ -235,7 +235,7 @@ def create_legacy_tables(connection: BaseDatabaseWrapper, legacy_models: Iterabl
             which = f"legacy model {current._meta.label}" if current is not None else "legacy models"
             raise ConfigurationError(
                 f"Could not create the table of {which} in the test database of alias "
-                f"{connection.alias!r}: {exc}. Make the router refuse that model on this "
+                f"{connection.alias!r}: {sentence(exc)} Make the router refuse that model on this "
                 "alias, or run with --no-managed-legacy."
             ) from exc
     created = {convert(name) for model in to_create for name in legacy_table_names(model)}
