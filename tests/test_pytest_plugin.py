@@ -40,7 +40,7 @@ PROJECT = Path(__file__).resolve().parent / "pytest_projects" / "library"
 #: The project's real rows, put there before the runs and checked after each.
 REAL_ROWS = {"default": ["Real book"], "other": ["Real review"], "legacy": ["Real record"]}
 #: Tests in the project, beside the fault test (skipped unless asked for).
-PROJECT_TESTS = 21
+PROJECT_TESTS = 22
 
 MISSING = [name for name in ("pytest", "pytest_django", "xdist") if importlib.util.find_spec(name) is None]
 
@@ -148,7 +148,7 @@ class PytestPluginTests(SimpleTestCase):
             with self.subTest(backend=backend):
                 result = self.pytest(backend, plugin=False)
                 self.assertEqual(result.returncode, 1, result)
-                self.assertEqual(outcome_counts(result.stdout)["passed"], 7, result)
+                self.assertEqual(outcome_counts(result.stdout)["passed"], 8, result)
                 self.assertIn(
                     "Database queries to 'other' are not allowed in this test. Add 'other' to "
                     "pytest_django.fixtures._django_db_helper.<locals>.PytestDjangoTestCase.databases",
@@ -164,6 +164,19 @@ class PytestPluginTests(SimpleTestCase):
                 plan = result.stdout[result.stdout.index("Database plan:") :]
                 self.assertRegex(plan, r"replica\s+.+?\s+mirror of default")
                 self.assertRegex(plan, r"legacy\s+.+?\s+created( on first use)?\s+archive_record")
+                self.assertUntouched(backend)
+
+    def test_settings_name_test_databases_from_the_start(self):
+        # Alone, the test's mark asks pytest-django for default only: default
+        # is set up before the tests, with stock's line, 'other' and
+        # 'legacy' on first use, their settings naming their test databases.
+        for backend in project_backends():
+            with self.subTest(backend=backend):
+                result = self.pytest(backend, "-v", "-k", "test_settings_name_test_databases_before_any_query")
+                self.assertOutcomes(result, passed=1)
+                plan = result.stdout[result.stdout.index("Database plan:") :]
+                self.assertRegex(plan, r"default\s+.+?\s+created\s")
+                self.assertRegex(plan, r"other\s+-\s+not used")
                 self.assertUntouched(backend)
 
     def test_every_test_passes_with_xdist(self):

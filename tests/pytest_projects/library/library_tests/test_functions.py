@@ -80,3 +80,20 @@ def test_write_through_the_replica_is_refused(db):
 
     with pytest.raises(ReadOnlyMirrorError), transaction.atomic(using="replica"):
         Book.objects.using("replica").create(title="Nope")
+
+
+@pytest.mark.django_db
+def test_settings_name_test_databases_before_any_query():
+    # Every alias the test may use names its test database from the start,
+    # also one set up on first use and not created yet (issue 18, point 1).
+    import os
+
+    from django.conf import settings
+    from django.db import connections
+
+    for alias in ("default", "replica", "other", "legacy"):
+        names = [str(connections[alias].settings_dict["NAME"])]
+        if alias != "replica":
+            names.append(str(settings.DATABASES[alias]["NAME"]))
+        for name in names:
+            assert "memorydb_" in name or os.path.basename(name).startswith("test_"), (alias, name)
