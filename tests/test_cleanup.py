@@ -20,6 +20,7 @@ from pathlib import Path
 from unittest import TestCase, skipIf, skipUnless
 
 from django.db import connections
+from django.db.backends.base.base import NO_DB_ALIAS
 
 from multidb_runner.parallel.suite import describe_exit_code
 from multidb_runner.setup.catalog import database_exists
@@ -34,8 +35,8 @@ ON_SERVER = BACKEND in ("postgresql", "mariadb")
 ROWS = 3
 
 
-def new_wrapper(name, alias="cleanup_check"):
-    """A connection of ``default``'s backend and server to database ``name``."""
+def new_wrapper(name, alias=NO_DB_ALIAS):
+    """A connection of ``default``'s backend and server to database ``name`` (under the alias receivers skip)."""
     default = connections["default"]
     return type(default)({**default.settings_dict, "NAME": name}, alias=alias)
 

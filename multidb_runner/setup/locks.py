@@ -173,7 +173,9 @@ class ServerLock:
                         [(key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF],
                     )
                 )
-            return bool(self.ask(self.lock_connection, "SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", [lock_name(self.test_name)]))
+            return bool(
+                self.ask(self.lock_connection, "SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", [lock_name(self.test_name)])
+            )
         except Exception:
             return False
 
