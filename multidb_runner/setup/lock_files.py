@@ -59,7 +59,8 @@ def claim_file_path(key: str) -> str | None:
 
     The folder is shared by every user of the machine, like the temporary
     folder itself (sticky, writable by all). The file is named after the
-    database, readable, and a hash of the whole key, unique.
+    end of the key (server and database, readable) and a hash of the whole
+    key (unique).
     """
     if fcntl is None:
         return None
@@ -72,7 +73,7 @@ def claim_file_path(key: str) -> str | None:
     except OSError:
         return None
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.basename(key.rstrip("/")))[:60]
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[-80:]
     return os.path.join(folder, f"{readable}-{digest}.lock")
 
 
