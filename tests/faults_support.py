@@ -111,7 +111,9 @@ class SQLiteFolder:
         return len(lock_files)
 
     def drop_all(self, token: str) -> None:
-        """Nothing to do: the folder is removed with the test."""
+        """Remove the claim files a killed run left; the folder is removed with the test."""
+        for name in claim_files(self.folder.name):
+            Path(tempfile.gettempdir(), name).unlink(missing_ok=True)
 
 
 class DatabaseServer:

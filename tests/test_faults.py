@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from django.db import connections
 from django.test import SimpleTestCase
 
+from multidb_runner.setup.clones import clone_name
+
 from .e2e import BACKEND, STOCK_RUNNER
 from .faults_support import PRECIOUS_ROWS, REAL_DATABASES, Sandbox, restart_unavailable, server_unavailable
 
@@ -52,6 +54,7 @@ MESSAGES = {
 }
 PASSED = re.compile(r"\nOK( \(.*\))?\n")
 WORKER_DIED = "A parallel test worker died while running"
+VENDORS = {"sqlite": "sqlite", "postgresql": "postgresql", "mariadb": "mysql"}
 #: The orders faultapp.tests.HoldsItsDatabases commits.
 HELD_ROWS = 3
 
@@ -385,7 +388,7 @@ class ClaimOutlivesItsConnectionsTests(FaultsTestCase):
         first = self.start_holder(sandbox, "faultapp.tests.Writes", "--parallel", "2")
         # Writes, in the other worker, is over: only idle connections are cut.
         first.wait_until(sandbox.marker("wrote").exists, "the marker 'wrote'")
-        clones = [f"{sandbox.test_name('main')}_{number}" for number in (1, 2)]
+        clones = [clone_name(VENDORS[BACKEND], sandbox.test_name("main"), number) for number in (1, 2)]
         rows = {clone: sandbox.query(clone, "SELECT COUNT(*) FROM faultapp_order")[0][0] for clone in clones}
         self.assertEqual(sorted(rows.values()), [0, HELD_ROWS], rows)
         self.assertGreater(sandbox.cut_locks(), 0, "nothing of the first run's was cut")
