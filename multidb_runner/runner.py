@@ -39,12 +39,13 @@ from .setup.databases import (
     OldConfig,
     create_test_databases,
     destroy_test_databases,
+    restore_real_name,
     serialize_test_databases,
     serialized_contents_reloaded_in_place,
     test_database_name,
 )
 from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, unobserved_by_test
-from .setup.locks import TestDatabaseLocks
+from .setup.locks import ClaimLost, TestDatabaseLocks
 from .setup.naming import NamesPointedAhead, name_test_databases, plan_test_databases, restore_test_names
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
 
@@ -413,14 +414,34 @@ class MultiDBRunner(DiscoverRunner):
         plan.set_up_on_first_use.add(first)
 
     def lock_test_databases(self, creations: list[tuple[str, list[str]]]) -> None:
-        """Lock the test databases of ``creations``, or refuse to run if a live run holds one."""
+        """
+        Lock the test databases of ``creations``, or refuse to run if a live run holds one.
+
+        Refused too once the run has lost the claim on one of its test
+        databases: the run that took it may be using the same names.
+        """
+        self.check_claims()
         for first, _ in creations:
             self.locks.acquire(first, connections[first], test_database_name(first))
+
+    def check_claims(self) -> None:
+        """
+        Raise ClaimLost if the run lost the claim on one of its test databases and could not take it back.
+
+        Called before each step that creates, clones or destroys: a lock
+        that lived on a connection may have been released under the run
+        (a cut connection, a server restart); it is taken again here.
+        """
+        lost = self.locks.check()
+        if lost:
+            raise lost[0]
 
     def prepare_database(self, alias: str, legacy_models: dict[str, list[legacy.ModelType]]) -> None:
         """Make a freshly migrated test database ready: legacy tables, stale clones gone, clones made."""
         assert self.plan is not None and self.real_databases is not None
         self.signals.check()
+        # Migrations may have lasted long enough for a lock's connection to be cut.
+        self.check_claims()
         if legacy_models.get(alias):
             # Managed while created: the schema editor gives unmanaged models no indexes.
             with self.managed_flip.resumed():
@@ -607,7 +628,29 @@ class MultiDBRunner(DiscoverRunner):
             real_databases=self.real_databases,
         )
         steps.callback(self.destroy_clones)
+        steps.callback(self.leave_lost_databases, old_config)
         steps.callback(self.mirror_sharing.restore)
+
+    def leave_lost_databases(self, old_config: OldConfig) -> None:
+        """
+        Take the test databases whose claim the run lost out of the cleanup, then raise ClaimLost.
+
+        Another run may be using them now: neither they nor their clones
+        are destroyed, and their aliases get their real NAME back. The rest
+        of the cleanup goes on (the error is raised once it is over).
+        """
+        lost = self.locks.check()
+        if not lost:
+            return
+        claims = self.locks.lost()
+        names = {claim.test_name for claim in claims}
+        for entry in [entry for entry in old_config if entry.test_name in names]:
+            restore_real_name(entry)
+            old_config.remove(entry)
+        if self.clones is not None:
+            for claim in claims:
+                self.clones.cloned.pop(claim.alias, None)
+        raise ClaimLost("\n".join(str(error) for error in lost))
 
     def flush_interrupted_test(self, old_config: OldConfig) -> None:
         """

@@ -21,6 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from multidb_runner.setup.lock_files import CLAIMS_FOLDER
+from multidb_runner.setup.locks import lock_key, lock_name
+
 from .e2e import PROJECTS, REPO, Result, make_temp_dir
 
 FAULTS_PROJECT = PROJECTS / "faults"
@@ -38,6 +41,15 @@ REAL_DATABASES = ("main", "other", "legacy")
 PRIVATE_PREFIXES = ("DJANGO_", "FAULTS_", "MULTIDB_RUNNER_", "MULTIDB_TEST_")
 MISSING = "missing"
 NO_TABLE = "no table"
+#: The folder of the runner's claim files, shared by every run on the machine.
+CLAIMS = Path(tempfile.gettempdir(), CLAIMS_FOLDER)
+
+
+def claim_files(token: str) -> set[str]:
+    """Return the runner's claim files whose names contain ``token``."""
+    if not CLAIMS.is_dir():
+        return set()
+    return {f"{CLAIMS_FOLDER}/{entry}" for entry in os.listdir(CLAIMS) if token in entry}
 
 
 class SQLiteFolder:
@@ -83,11 +95,25 @@ class SQLiteFolder:
             return NO_TABLE
 
     def existing(self, token: str) -> set[str]:
-        """Every file in the folder: databases, journals, lock files."""
-        return {path.name for path in self.folder.iterdir()}
+        """Every file in the folder (databases, journals, lock files), and the runner's claim files on them."""
+        return {path.name for path in self.folder.iterdir()} | claim_files(self.folder.name)
+
+    def cut_locks(self, sessions: list[str]) -> int:
+        """
+        Remove the lock files beside the test databases, as ``rm *.lock`` would; return how many.
+
+        The SQLite counterpart of ending a run's sessions: what made the
+        lock is gone while the run goes on.
+        """
+        lock_files = list(self.folder.glob("test_*.lock"))
+        for path in lock_files:
+            path.unlink()
+        return len(lock_files)
 
     def drop_all(self, token: str) -> None:
-        """Nothing to do: the folder is removed with the test."""
+        """Remove the claim files a killed run left; the folder is removed with the test."""
+        for name in claim_files(self.folder.name):
+            Path(tempfile.gettempdir(), name).unlink(missing_ok=True)
 
 
 class DatabaseServer:
@@ -163,8 +189,8 @@ class DatabaseServer:
 
     @staticmethod
     def lock_files(token: str) -> set[str]:
-        """Return the files in the temporary folder named after a database with ``token``."""
-        return {entry for entry in os.listdir(tempfile.gettempdir()) if token in entry}
+        """Return the files in the temporary folder (and claim files) named after a database with ``token``."""
+        return {entry for entry in os.listdir(tempfile.gettempdir()) if token in entry} | claim_files(token)
 
     def existing(self, token: str) -> set[str]:
         """The databases whose names contain ``token``, and lock files named after them."""
@@ -182,6 +208,53 @@ class DatabaseServer:
         for name in self.lock_files(token):
             Path(tempfile.gettempdir(), name).unlink(missing_ok=True)
 
+    def cut_locks(self, sessions: list[str]) -> int:
+        """
+        End the server sessions ``sessions`` of a run, as ``wait_timeout`` or an administrator would.
+
+        Wait until the server no longer lists them; return how many were
+        still there to end.
+        """
+        connection = self.connect()
+        try:
+            cursor = connection.cursor()
+            ended = [session for session in map(int, sessions) if self.end_session(cursor, session)]
+            deadline = time.monotonic() + WAIT_SECONDS
+            while ended:
+                listed = self.listed(cursor, ended)
+                if not listed:
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"sessions {listed} still listed {WAIT_SECONDS} s after they were ended")
+                time.sleep(POLL_SECONDS)
+            return len(ended)
+        finally:
+            connection.close()
+
+    def end_session(self, cursor, session: int) -> bool:
+        """End ``session``; return False if it had ended already."""
+        raise NotImplementedError
+
+    def listed(self, cursor, sessions: list[int]) -> list[int]:
+        """Return those of ``sessions`` that the server still lists."""
+        raise NotImplementedError
+
+    def take_lock(self, test_name: str):
+        """Take the runner's server lock on ``test_name`` as a run on another machine would; return its connection."""
+        raise NotImplementedError
+
+    def restart(self) -> None:
+        """Restart the server (of .ci/servers.sh), keeping its data; the run's sessions all end."""
+        folder = os.environ["MULTIDB_SERVERS_DIR"]
+        subprocess.run(
+            ["bash", str(REPO / ".ci" / "servers.sh"), f"restart-{self.backend}", folder],
+            check=True,
+            capture_output=True,
+            timeout=RUN_TIMEOUT,
+            # The server outlives this test: not in its process group.
+            start_new_session=True,
+        )
+
     def drop(self, name: str) -> None:
         self.execute(f"DROP DATABASE IF EXISTS {self.quote(name)}")
 
@@ -190,6 +263,19 @@ class PostgreSQLServer(DatabaseServer):
     backend = "postgresql"
     env_prefix = "PG"
     list_query = "SELECT datname FROM pg_database WHERE datname LIKE %s"
+
+    def listed(self, cursor, sessions: list[int]) -> list[int]:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [sessions])
+        return [row[0] for row in cursor.fetchall()]
+
+    def end_session(self, cursor, session: int) -> bool:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s", [session])
+        return bool(cursor.fetchall())
+
+    def take_lock(self, test_name: str):
+        connection = self.connect()
+        connection.execute("SELECT pg_advisory_lock(%s)", [lock_key(test_name)])
+        return connection
 
     def connect(self, name: str | None = None):
         import psycopg
@@ -231,6 +317,28 @@ class MariaDBServer(DatabaseServer):
     env_prefix = "MYSQL"
     list_query = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
 
+    def listed(self, cursor, sessions: list[int]) -> list[int]:
+        # MySQLdb renders a tuple as a parenthesised list of values.
+        cursor.execute("SELECT id FROM information_schema.processlist WHERE id IN %s", [tuple(sessions)])
+        return [row[0] for row in cursor.fetchall()]
+
+    def end_session(self, cursor, session: int) -> bool:
+        import MySQLdb
+
+        try:
+            cursor.execute(f"KILL {session}")
+        except MySQLdb.OperationalError:  # Unknown thread id: it ended already
+            return False
+        return True
+
+    def take_lock(self, test_name: str):
+        connection = self.connect()
+        cursor = connection.cursor()
+        cursor.execute("SELECT GET_LOCK(%s, 10)", [lock_name(test_name)])
+        if cursor.fetchone()[0] != 1:
+            raise AssertionError(f"could not take the lock of {test_name!r}")
+        return connection
+
     def connect(self, name: str | None = None):
         import MySQLdb
 
@@ -258,6 +366,19 @@ def server_unavailable(backend: str) -> str | None:
     missing = [variable for variable in variables if not os.environ.get(variable)]
     if missing:
         return f"{', '.join(missing)} not set: no {backend} server to inject faults on"
+    return None
+
+
+def restart_unavailable(backend: str) -> str | None:
+    """Return why ``backend``'s server cannot be restarted from here, or None if it can."""
+    if backend not in SERVERS:
+        return f"no server to restart for MULTIDB_TEST_BACKEND={backend!r}"
+    folder = os.environ.get("MULTIDB_SERVERS_DIR")
+    if not folder:
+        return "MULTIDB_SERVERS_DIR not set: no server of .ci/servers.sh to restart"
+    data = Path(folder, "pg" if backend == "postgresql" else "mysql", "data")
+    if not data.is_dir():
+        return f"no data folder {data}: the server was not started by .ci/servers.sh"
     return None
 
 
@@ -508,3 +629,15 @@ class Sandbox:
 
     def marker(self, name: str) -> Path:
         return self.marker_dir / name
+
+    def cut_locks(self) -> int:
+        """
+        Take away what the run's locks live on: end every server session it recorded; return how many.
+
+        The run records its sessions with FAULTS_RECORD_SESSIONS=1 (marker
+        ``sessions``). With SQLite, the lock files beside its test
+        databases are removed instead.
+        """
+        path = self.marker("sessions")
+        sessions = path.read_text().split() if path.exists() else []
+        return self.server.cut_locks(sessions)

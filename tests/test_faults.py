@@ -38,12 +38,21 @@ import socket
 import unittest
 from dataclasses import dataclass
 
+from django.db import connections
 from django.test import SimpleTestCase
 
 from multidb_runner.setup.addresses import LocalMachine
+from multidb_runner.setup.clones import clone_name
 
 from .e2e import BACKEND, STOCK_RUNNER, make_temp_dir
-from .faults_support import PRECIOUS_ROWS, REAL_DATABASES, SERVERS, Sandbox, server_unavailable
+from .faults_support import (
+    PRECIOUS_ROWS,
+    REAL_DATABASES,
+    SERVERS,
+    Sandbox,
+    restart_unavailable,
+    server_unavailable,
+)
 
 FAULT_SUITE = os.environ.get("MULTIDB_FAULT_SUITE") == "1"
 PROMPT = "Type 'yes' if you would like to try deleting the test database"
@@ -60,6 +69,10 @@ ASKED = "by the servers' own account."
 WORKER_DIED = "A parallel test worker died while running"
 #: The phases of a serial run that happen while 'other' is set up on its first use.
 FIRST_USE_PHASES = ("creating", "migrating", "serializing")
+
+VENDORS = {"sqlite": "sqlite", "postgresql": "postgresql", "mariadb": "mysql"}
+#: The orders faultapp.tests.HoldsItsDatabases commits.
+HELD_ROWS = 3
 
 
 @dataclass(frozen=True)
@@ -497,3 +510,106 @@ class RealDatabaseReachedAnotherWayTests(FaultsTestCase):
             "the real database of alias 'snapshot_copy'."
         )
         self.assertRefused(sandbox, result, message, asked=True)
+
+
+class ClaimOutlivesItsConnectionsTests(FaultsTestCase):
+    """
+    A live run whose lock connections are cut, or whose server restarts, keeps its test databases.
+
+    The first run commits rows in its test database, lets go of its
+    connections and waits (``HoldsItsDatabases``). Then every server session
+    it has is ended (SQLite: the lock files beside its test databases are
+    removed), or the server is restarted, and a second run on the same
+    names starts: it must refuse, the first run's rows must still be there,
+    and the first run must pass, set up ``other`` on its first use and clean
+    up as usual.
+    """
+
+    def start_holder(self, sandbox, *args):
+        first = sandbox.start(
+            "test", "faultapp.tests.HoldsItsDatabases", *args, "--noinput", FAULTS_HOLD="1", FAULTS_RECORD_SESSIONS="1"
+        )
+        first.wait_until(sandbox.marker("holding").exists, "the marker 'holding'")
+        return first
+
+    def held_rows(self, sandbox):
+        return sandbox.query(sandbox.test_name("main"), "SELECT COUNT(*) FROM faultapp_order")[0][0]
+
+    def check_second_run_refused(self, sandbox, first, tests=1):
+        second = sandbox.run("test", "faultapp.tests.Writes", "--noinput")
+        self.assertEqual(second.returncode, 1, second)
+        self.assertIn("is in use by another test run", second.stderr, second)
+        self.assertNotIn("Destroying old test database", second.output, second)
+        self.assertEqual(self.held_rows(sandbox), HELD_ROWS, f"the first run's rows are gone\n{second!r}")
+        sandbox.marker("release").touch()
+        result = first.finish()
+        self.assertPassed(result, tests=tests)
+        self.assertNotIn("Lost the claim", result.output, result)
+        self.assertRealRowsKept(sandbox, result)
+        self.assertNothingLeft(sandbox, result)
+
+    def test_connections_cut(self):
+        sandbox = self.sandbox()
+        first = self.start_holder(sandbox)
+        self.assertEqual(self.held_rows(sandbox), HELD_ROWS)
+        self.assertGreater(sandbox.cut_locks(), 0, "nothing of the first run's was cut")
+        self.check_second_run_refused(sandbox, first)
+
+    def test_connections_cut_parallel(self):
+        sandbox = self.sandbox(decoys=True)
+        first = self.start_holder(sandbox, "faultapp.tests.Writes", "--parallel", "2")
+        # Writes, in the other worker, is over: only idle connections are cut.
+        first.wait_until(sandbox.marker("wrote").exists, "the marker 'wrote'")
+        clones = [clone_name(VENDORS[BACKEND], sandbox.test_name("main"), number) for number in (1, 2)]
+        rows = {clone: sandbox.query(clone, "SELECT COUNT(*) FROM faultapp_order")[0][0] for clone in clones}
+        self.assertEqual(sorted(rows.values()), [0, HELD_ROWS], rows)
+        self.assertGreater(sandbox.cut_locks(), 0, "nothing of the first run's was cut")
+        second = sandbox.run("test", "faultapp.tests.Writes", "--noinput")
+        self.assertEqual(second.returncode, 1, second)
+        self.assertIn("is in use by another test run", second.stderr, second)
+        self.assertEqual(
+            {clone: sandbox.query(clone, "SELECT COUNT(*) FROM faultapp_order")[0][0] for clone in clones}, rows
+        )
+        sandbox.marker("release").touch()
+        result = first.finish()
+        self.assertPassed(result, tests=2)
+        self.assertRealRowsKept(sandbox, result)
+        self.assertNothingLeft(sandbox, result)
+
+    def test_server_restarted(self):
+        reason = restart_unavailable(BACKEND)
+        if reason:
+            self.skipTest(reason)
+        sandbox = self.sandbox()
+        first = self.start_holder(sandbox)
+        self.assertEqual(self.held_rows(sandbox), HELD_ROWS)
+        sandbox.server.restart()
+        # This suite's own connections ended with the server's sessions too.
+        connections.close_all()
+        self.check_second_run_refused(sandbox, first)
+
+    @unittest.skipIf(BACKEND == "sqlite", "SQLite files have no server lock for a run elsewhere to take")
+    def test_lock_taken_by_a_run_elsewhere(self):
+        """
+        After the cut, a run on another machine takes the server lock: the first run's claim is lost.
+
+        It says so, sets nothing up on first use any more, and does not
+        destroy the test database the other run holds now.
+        """
+        sandbox = self.sandbox()
+        first = self.start_holder(sandbox)
+        self.assertGreater(sandbox.cut_locks(), 0, "nothing of the first run's was cut")
+        elsewhere = sandbox.server.take_lock(sandbox.test_name("main"))
+        self.addCleanup(elsewhere.close)
+        sandbox.marker("release").touch()
+        result = first.finish()
+        self.assertEqual(result.returncode, 1, result)
+        lost = f"Lost the claim on the test database {sandbox.test_name('main')!r} of alias 'default'"
+        self.assertIn(f"ClaimLost: {lost}", result.stderr, result)
+        # ``other``'s set-up on first use was refused: nothing created under a lost claim.
+        self.assertIn("Setting up the test database of alias 'other' on its first use failed: ClaimLost", result.stderr)
+        self.assertNotIn("Traceback", result.stderr.split("FAILED (")[-1], result)
+        # Still there (emptied by the test's own flush), not dropped.
+        self.assertEqual(self.held_rows(sandbox), 0)
+        self.assertRealRowsKept(sandbox, result)
+        self.assertNothingLeft(sandbox, result, allowed=[sandbox.test_name("main")])

@@ -1,15 +1,24 @@
 """
-One run at a time per test database: a lock held for the whole run.
+One run at a time per test database: a claim held for the whole run.
 
 Two runs that share a database server (or a folder of SQLite files) and do
 not use ``--db-suffix`` would use the same test database names: the second
 would drop and recreate the first's databases and clones under it. Each run
-therefore takes a lock per test database before touching anything, and
-holds it until its cleanup is over: a session-level advisory lock on
-PostgreSQL, a named lock (``GET_LOCK``) on MySQL and MariaDB, an exclusive
-``flock`` on a lock file beside a SQLite file. All three are released by the
-operating system or the server when the process ends, however it ends, so a
-crashed run never blocks the next one.
+therefore claims each test database before touching anything, and holds
+the claim until its cleanup is over. A claim is a claim file on this
+machine (``lock_files``) and, on a server, a lock on the server as well: a
+session-level advisory lock on PostgreSQL, a named lock (``GET_LOCK``) on
+MySQL and MariaDB; for a SQLite file, also the lock file beside it. The
+operating system or the server releases them when the process ends,
+however it ends, so a crashed run never blocks the next one.
+
+A server lock lives on a connection, and dies with it (``wait_timeout``, a
+proxy's idle timeout, ``pg_terminate_backend``, a restart). The claim file
+still keeps every run on this machine off; for runs on other machines the
+runner checks its claims before each step that creates, clones or
+destroys, and takes a lost server lock again. If another session took it
+meanwhile, the claim is lost: the run says so, and neither creates nor
+destroys that database any more.
 """
 
 from __future__ import annotations
@@ -18,27 +27,24 @@ import contextlib
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..errors import ConfigurationError
 from .catalog import is_in_memory_name, sqlite_path
+from .lock_files import FileLock, LockFileTaken, claim_file_path, claim_key, lock_file_path
 from .servers import own_connection
 
-try:
-    import fcntl
-except ImportError:  # Windows: SQLite files are not locked there.
-    fcntl = None  # type: ignore[assignment]
+__all__ = ["ClaimLost", "DatabaseInUse", "TestDatabaseLocks", "lock_file_path", "lock_key", "lock_name"]
 
 
 class DatabaseInUse(ConfigurationError):
     """Another live run holds a test database this run would use."""
 
 
-def lock_file_path(test_name: str) -> str:
-    """Return the lock file beside the SQLite test database file ``test_name``."""
-    return f"{sqlite_path(test_name)}.lock"
+class ClaimLost(ConfigurationError):
+    """This run lost the claim on one of its test databases, and could not take it back."""
 
 
 def lock_key(test_name: str) -> int:
@@ -62,58 +68,33 @@ def in_use_error(alias: str, test_name: str, holder: str = "") -> DatabaseInUse:
     )
 
 
-@dataclass
-class SqliteFileLock:
-    """An exclusive ``flock`` on ``<test database file>.lock``, holding the owner's pid."""
+class RunLock(Protocol):
+    """One of the locks a claim is made of."""
 
-    path: str
-    fd: int | None = None
+    def acquire(self, alias: str, test_name: str) -> None: ...
+
+    def still_held(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+@dataclass
+class LocalLock:
+    """A lock file of this machine's (a claim file, or the file beside a SQLite database)."""
+
+    file: FileLock
 
     def acquire(self, alias: str, test_name: str) -> None:
-        if fcntl is None:
-            return
-        folder = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(folder):
-            # Django creates no folder for a test database either; nothing to guard.
-            return
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = read_holder(fd)
-                os.close(fd)
-                raise in_use_error(alias, test_name, f" (process {holder})" if holder else "") from None
-            # The previous holder removes the file when it is done: a lock on
-            # a file no longer at this path locks nothing. Try again.
-            try:
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self.fd = fd
+        try:
+            self.file.acquire()
+        except LockFileTaken as taken:
+            raise in_use_error(alias, test_name, f" (process {taken.holder})" if taken.holder else "") from None
+
+    def still_held(self) -> bool:
+        return self.file.still_held()
 
     def release(self) -> None:
-        if self.fd is None:
-            return
-        # Remove the file while still holding the lock (see acquire).
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self.path)
-        os.close(self.fd)
-        self.fd = None
-
-
-def read_holder(fd: int) -> str:
-    """Return the pid written in a lock file, or ''."""
-    try:
-        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-    except OSError:
-        return ""
-    return text if text.isdigit() else ""
+        self.file.release()
 
 
 @dataclass
@@ -129,13 +110,10 @@ class ServerLock:
         # open for the run. A dead process's session ends, and its lock with it.
         wrapper = self.connect()
         try:
-            cursor = wrapper.connection.cursor()
             if self.connection.vendor == "postgresql":
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_key(test_name)])
+                acquired = self.ask(wrapper, "SELECT pg_try_advisory_lock(%s)", [lock_key(test_name)])
             else:
-                cursor.execute("SELECT GET_LOCK(%s, 0)", [lock_name(test_name)])
-            (acquired,) = cursor.fetchone()
-            cursor.close()
+                acquired = self.ask(wrapper, "SELECT GET_LOCK(%s, 0)", [lock_name(test_name)])
         except BaseException:
             wrapper.close()
             raise
@@ -143,6 +121,16 @@ class ServerLock:
             wrapper.close()
             raise in_use_error(alias, test_name)
         self.lock_connection = wrapper
+
+    @staticmethod
+    def ask(wrapper: BaseDatabaseWrapper, sql: str, params: list[Any]) -> Any:
+        """Return the single value of ``sql`` on ``wrapper``'s connection (no Django cursor: nothing observes it)."""
+        cursor = wrapper.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchone()[0]
+        finally:
+            cursor.close()
 
     def connect(self) -> BaseDatabaseWrapper:
         """
@@ -168,6 +156,46 @@ class ServerLock:
             return wrapper
         raise AssertionError("unreachable")
 
+    def holds(self) -> bool:
+        """Return whether the lock's session is alive and holds the lock (False on any error: it is gone)."""
+        if self.lock_connection is None:
+            return False
+        try:
+            if self.connection.vendor == "postgresql":
+                # A bigint key is split over classid and objid, objsubid 1.
+                key = lock_key(self.test_name)
+                return bool(
+                    self.ask(
+                        self.lock_connection,
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND pid = pg_backend_pid() AND granted AND objsubid = 1 "
+                        "AND classid::bigint = %s AND objid::bigint = %s)",
+                        [(key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF],
+                    )
+                )
+            return bool(
+                self.ask(self.lock_connection, "SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", [lock_name(self.test_name)])
+            )
+        except Exception:
+            return False
+
+    def still_held(self) -> bool:
+        """
+        Return whether the lock is still this run's, taking it again on a new connection if its own was lost.
+
+        False if another session holds it now, or if the server cannot be
+        reached to take it again: either way this run can no longer vouch
+        for the database.
+        """
+        if self.holds():
+            return True
+        self.release()
+        try:
+            self.acquire("", self.test_name)
+        except Exception:
+            return False
+        return True
+
     def release(self) -> None:
         if self.lock_connection is None:
             return
@@ -178,26 +206,85 @@ class ServerLock:
 
 
 @dataclass
-class TestDatabaseLocks:
-    """The locks of one run's test databases, taken before setup and released after cleanup."""
+class Claim:
+    """This run's claim on one test database: the locks it is made of, and whether it was lost."""
 
-    held: list[SqliteFileLock | ServerLock] = field(default_factory=list)
+    alias: str
+    test_name: str
+    locks: list[RunLock]
+    lost: bool = False
+
+    def lost_error(self) -> ClaimLost:
+        return ClaimLost(
+            f"Lost the claim on the test database {self.test_name!r} of alias {self.alias!r}: its lock "
+            "was released under this run (a cut connection, a server restart, a removed lock file) and "
+            "another session holds it now, or the server could not be reached to take it again. This "
+            "run no longer creates or destroys that database, and leaves it as it is."
+        )
+
+
+@dataclass
+class TestDatabaseLocks:
+    """The claims of one run's test databases, taken before setup and released after cleanup."""
+
+    held: list[Claim] = field(default_factory=list)
 
     def acquire(self, alias: str, connection: BaseDatabaseWrapper, test_name: str) -> None:
-        """Lock ``alias``'s test database ``test_name``, or raise DatabaseInUse."""
-        lock: SqliteFileLock | ServerLock
-        if connection.vendor == "sqlite":
+        """Claim ``alias``'s test database ``test_name``, or raise DatabaseInUse."""
+        locks = self.locks_for(connection, test_name)
+        if not locks:
+            return
+        taken: list[RunLock] = []
+        try:
+            for lock in locks:
+                lock.acquire(alias, test_name)
+                taken.append(lock)
+        except BaseException:
+            for lock in reversed(taken):
+                lock.release()
+            raise
+        self.held.append(Claim(alias, test_name, taken))
+
+    def locks_for(self, connection: BaseDatabaseWrapper, test_name: str) -> list[RunLock]:
+        """Return the locks that make a claim on ``test_name``: the claim file first, the slower locks after."""
+        vendor = connection.vendor
+        if vendor == "sqlite":
             if is_in_memory_name(test_name):
-                return  # private to this process
-            lock = SqliteFileLock(lock_file_path(test_name))
-        elif connection.vendor in ("postgresql", "mysql"):
-            lock = ServerLock(connection, test_name)
+                return []  # private to this process
+            if not os.path.isdir(os.path.dirname(os.path.abspath(sqlite_path(test_name)))):
+                # Django creates no folder for a test database either; nothing to guard.
+                return []
+        elif vendor not in ("postgresql", "mysql"):
+            return []  # no lock known for this backend
+        locks: list[RunLock] = []
+        claim_file = claim_file_path(claim_key(vendor, connection.settings_dict, test_name))
+        if claim_file is not None:
+            locks.append(LocalLock(FileLock(claim_file)))
+        if vendor == "sqlite":
+            locks.append(LocalLock(FileLock(lock_file_path(test_name))))
         else:
-            return  # no lock known for this backend
-        lock.acquire(alias, test_name)
-        self.held.append(lock)
+            locks.append(ServerLock(connection, test_name))
+        return locks
+
+    def check(self) -> list[ClaimLost]:
+        """
+        Check every claim still held, taking back the locks that were released under it; return the lost ones.
+
+        A claim is lost if one of its locks cannot be taken back; it stays
+        lost (and is reported again) for the rest of the run.
+        """
+        for claim in self.held:
+            if not claim.lost:
+                claim.lost = not all([lock.still_held() for lock in claim.locks])
+        return [claim.lost_error() for claim in self.held if claim.lost]
+
+    def lost(self) -> list[Claim]:
+        """Return the claims lost so far."""
+        return [claim for claim in self.held if claim.lost]
 
     def release(self) -> None:
-        """Release every lock held, newest first."""
+        """Release every claim held, newest first."""
         while self.held:
-            self.held.pop().release()
+            claim = self.held.pop()
+            for lock in reversed(claim.locks):
+                lock.release()

@@ -11,6 +11,7 @@ import os
 import signal
 import unittest
 
+from django.db import connections
 from django.test import TestCase, TransactionTestCase
 from faults import injection, markers
 from legacyapp.models import Customer
@@ -40,6 +41,7 @@ class Writes(TestCase):
         LedgerEntry.objects.create(label="written")
         Customer.objects.create(name="written")
         self.assertTrue(Order.objects.using("replica").filter(reference="written").exists())
+        markers.touch("wrote")
 
 
 class SerializedRollback(TransactionTestCase):
@@ -81,6 +83,30 @@ class WaitsForRelease(TestCase):
         markers.wait_for(lambda: markers.exists("release"), "the marker 'release'")
         self.assertEqual(list(Order.objects.values_list("reference", flat=True)), ["waiting"])
         self.assertEqual(list(LedgerEntry.objects.values_list("label", flat=True)), ["waiting"])
+
+
+@enabled_by("FAULTS_HOLD")
+class HoldsItsDatabases(TransactionTestCase):
+    """
+    Commit HELD_ROWS orders, let go of every connection, say so (marker ``holding``), wait for ``release``.
+
+    Meanwhile the harness cuts the run's connections or restarts the server,
+    and starts a second run. Then the orders must still be there (the test
+    database was neither dropped nor replaced), and ``other``, set up on its
+    first use after the cut, must work.
+    """
+
+    HELD_ROWS = 3
+    if DECLARE:
+        databases = {"default", "other"}
+
+    def test_hold(self):
+        Order.objects.bulk_create(Order(reference=f"held {number}") for number in range(self.HELD_ROWS))
+        connections.close_all()
+        markers.touch("holding")
+        markers.wait_for(lambda: markers.exists("release"), "the marker 'release'")
+        self.assertEqual(Order.objects.count(), self.HELD_ROWS)
+        self.assertEqual(LedgerEntry.objects.count(), 0)
 
 
 @enabled_by("FAULTS_KILL_WORKER")

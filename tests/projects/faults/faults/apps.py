@@ -5,6 +5,7 @@ class FaultsConfig(AppConfig):
     name = "faults"
 
     def ready(self):
-        from . import injection
+        from . import injection, sessions
 
         injection.install()
+        sessions.install()
