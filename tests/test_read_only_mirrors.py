@@ -143,6 +143,7 @@ class ClassifierTests(UnitTestCase):
             ("SELECT 1; DELETE FROM t", "a DELETE statement"),
             ("WITH x AS (DELETE FROM t RETURNING id) SELECT * FROM x", "a data-modifying WITH statement"),
             ("COPY t (a) FROM STDIN", "a COPY into a table"),
+            ("SELECT * FROM t FOR UPDATE", "a SELECT ... FOR UPDATE"),
         ):
             with self.subTest(sql=sql):
                 self.assertEqual(refused_write(sql, "postgresql"), what)
@@ -150,7 +151,6 @@ class ClassifierTests(UnitTestCase):
     def test_reads_and_unclear_statements_pass(self):
         for sql in (
             "SELECT * FROM t",
-            "SELECT * FROM t FOR UPDATE",
             "WITH x AS (SELECT 1) SELECT * FROM x",
             "COPY (SELECT * FROM t) TO STDOUT",
             "COPY t TO STDOUT",
