@@ -96,7 +96,8 @@ class ServerRefusalsTests(RefusalAssertions, TestCase):
         if vendor() == "postgresql":
             self.assertRefused(
                 "DO $$ BEGIN INSERT INTO testapp_author (name) VALUES ('done'); END $$",
-                what="a statement a read-only transaction refuses (cannot execute INSERT in a read-only transaction)",
+                what="a statement PostgreSQL refuses in a read-only transaction "
+                "(cannot execute INSERT in a read-only transaction)",
             )
         self.assertEqual(Parent.objects.count(), self.parents)
         self.assertUsable(["kept"])
@@ -104,9 +105,12 @@ class ServerRefusalsTests(RefusalAssertions, TestCase):
     def test_vendors_own_writes(self):
         refused = {
             "postgresql": [
-                ("SELECT * INTO multidb_copied FROM testapp_author", "a statement a read-only transaction refuses"),
-                ("EXPLAIN ANALYZE INSERT INTO testapp_author (name) VALUES ('x')", "a statement a read-only"),
-                ("EXPLAIN ANALYZE DELETE FROM testapp_author", "a statement a read-only transaction refuses"),
+                (
+                    "SELECT * INTO multidb_copied FROM testapp_author",
+                    "a statement PostgreSQL refuses in a read-only transaction (cannot execute SELECT INTO",
+                ),
+                ("EXPLAIN ANALYZE INSERT INTO testapp_author (name) VALUES ('x')", "a statement PostgreSQL refuses"),
+                ("EXPLAIN ANALYZE DELETE FROM testapp_author", "a statement PostgreSQL refuses"),
             ],
             "mysql": [
                 ("/*!50000 DELETE FROM testapp_author */", "a DELETE statement"),
@@ -171,6 +175,8 @@ class ProceduresTests(RefusalAssertions, TransactionTestCase):
         self.assertRefused("CALL isolationapp_add_parent_proc(%s)", ["through the replica"], what="a")
         self.assertEqual(Parent.objects.count(), 0)
         if vendor() == "postgresql":
+            # A hot standby refuses VACUUM too.
+            self.assertRefused("VACUUM testapp_author", what="a statement PostgreSQL refuses")
             self.assertRefused("SELECT * FROM testapp_author FOR UPDATE", what="a SELECT ... FOR UPDATE")
             self.assertRefused("SELECT nextval(pg_get_serial_sequence('testapp_author', 'id'))", what="a call")
         self.assertUsable(["kept"])
@@ -233,6 +239,15 @@ class RefusedWriteKeepsTheTransactionTests(TestCase):
                 Author.objects.using("replica").count()
             self.assertEqual(Author.objects.count(), 1)
         self.assertFalse(transaction.get_rollback(using="replica"))
+        self.assertUsable()
+
+    def test_set_rollback_false_in_a_block_of_the_mirror(self):
+        # Django's way to go on in a block after a caught error.
+        with transaction.atomic(using="replica"):
+            with self.assertRaises(ReadOnlyMirrorError):
+                Author.objects.using("replica").create(name="through the replica")
+            transaction.set_rollback(False, using="replica")
+            self.assertEqual(Author.objects.using("replica").count(), 1)
         self.assertUsable()
 
     def test_in_a_nested_block_of_the_mirror(self):

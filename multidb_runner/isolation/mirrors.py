@@ -182,6 +182,12 @@ class MirrorConnection:
         primary = object.__getattribute__(self, "_primary")
         return bool(self.own_marks().get("needs_rollback")) or bool(primary.get_rollback())
 
+    def set_rollback(self, rollback: bool) -> None:
+        """Mark the primary's transaction for rollback, or clear the mirror's marks and the primary's."""
+        if not rollback:
+            self.own_marks().clear()
+        object.__getattribute__(self, "_primary").set_rollback(rollback)
+
     def validate_no_refused_block(self) -> None:
         """Refuse queries through the mirror in its atomic block that a refused write broke, as on the replica."""
         marks = self.own_marks()

@@ -43,6 +43,9 @@ from .statements import TableName, UnreadableStatement, classify, read_table_nam
 
 #: SQLSTATE of "cannot execute ... in a read-only transaction" (PostgreSQL's and MariaDB's).
 READ_ONLY_SQL_TRANSACTION = "25006"
+#: SQLSTATE of "... cannot run inside a transaction block" (VACUUM): in autocommit, only the
+#: transaction opened for the verdict is in the way, and a hot standby refuses these too.
+ACTIVE_SQL_TRANSACTION = "25001"
 #: libpq's transaction status (psycopg 2 and 3): no transaction, or inside one.
 IDLE, IN_TRANSACTION = 0, 2
 SAVEPOINT = "multidb_runner_mirror"
@@ -112,16 +115,17 @@ class ReadOnlySubtransaction:
         raw_connection = cursor.db.connection
         brackets = self.brackets(raw_connection)
         if brackets is None:
-            return run()  # An aborted transaction refuses the statement anyway.
-        enter, leave, leave_after_error = brackets
+            return run()
+        enter, leave, leave_after_error, refused = brackets
         send(raw_connection, enter)
         try:
             result = run()
         except DatabaseError as error:
             send(raw_connection, leave_after_error)
-            if sqlstate(error) == READ_ONLY_SQL_TRANSACTION:
+            if sqlstate(error) in refused:
                 server_says = str(error.__cause__).splitlines()[0]
-                raise self.refuse(f"a statement a read-only transaction refuses ({server_says})") from error
+                what = f"a statement PostgreSQL refuses in a read-only transaction ({server_says})"
+                raise self.refuse(what) from error
             raise
         except BaseException:
             try:
@@ -133,15 +137,21 @@ class ReadOnlySubtransaction:
         return result
 
     @staticmethod
-    def brackets(raw_connection: Any) -> tuple[str, str, str] | None:
-        """Return what to send before the statement, after it, and after it failed; None if nothing can."""
+    def brackets(raw_connection: Any) -> tuple[str, str, str, frozenset[str]] | None:
+        """
+        Return what to send before the statement, after it, after it failed, and the SQLSTATEs that refuse it.
+
+        None if the statement cannot be judged (an aborted transaction refuses it anyway).
+        """
         status = int(raw_connection.info.transaction_status)
         if status == IDLE and raw_connection.autocommit:
-            return "BEGIN READ ONLY", "COMMIT", "ROLLBACK"
+            refused = frozenset({READ_ONLY_SQL_TRANSACTION, ACTIVE_SQL_TRANSACTION})
+            return "BEGIN READ ONLY", "COMMIT", "ROLLBACK", refused
         if status in (IDLE, IN_TRANSACTION):
             # Without autocommit the driver opens the transaction before the savepoint.
             undo = f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
-            return f"SAVEPOINT {SAVEPOINT}; SET LOCAL transaction_read_only = on", undo, undo
+            enter = f"SAVEPOINT {SAVEPOINT}; SET LOCAL transaction_read_only = on"
+            return enter, undo, undo, frozenset({READ_ONLY_SQL_TRANSACTION})
         return None
 
 
