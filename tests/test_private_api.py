@@ -24,6 +24,7 @@ NOT_PRIVATE_API = {
     "_primary",  # MirrorConnection's own attribute
     "_cursor",  # ReadOnlyCursor's own attributes
     "_check",
+    "_verdict",
 }
 #: ``django.test.runner._init_worker`` and the like, named in docstrings and comments.
 LITERAL = re.compile(r"``[^`]*``")

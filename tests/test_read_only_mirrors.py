@@ -14,6 +14,7 @@ from django.test import TestCase, TransactionTestCase
 
 from multidb_runner import ReadOnlyMirrorError
 from multidb_runner.isolation.read_only import refused_write
+from tests.isolationapp.models import Parent
 from tests.testapp.models import Author, Book
 
 
@@ -113,6 +114,13 @@ class OtherThreadTests(TransactionTestCase):
             except Exception as error:  # reported by the test thread
                 outcome["replica"] = error
             try:
+                if connections["replica"].vendor in ("postgresql", "mysql"):
+                    # Judged by the database on the mirror's own connection too (see test_replica_strictness).
+                    with connections["replica"].cursor() as cursor:
+                        cursor.execute("CALL isolationapp_add_parent_proc(%s)", ["from a thread"])
+            except Exception as error:
+                outcome["call"] = error
+            try:
                 Author.objects.using("replica2").create(name="writable, from a thread")
             except Exception as error:
                 outcome["replica2"] = error
@@ -125,6 +133,9 @@ class OtherThreadTests(TransactionTestCase):
         self.assertIsInstance(outcome.get("replica"), ReadOnlyMirrorError)
         self.assertNotIn("replica2", outcome)
         self.assertEqual(list(Author.objects.values_list("name", flat=True)), ["writable, from a thread"])
+        if connections["replica"].vendor in ("postgresql", "mysql"):
+            self.assertIsInstance(outcome.get("call"), ReadOnlyMirrorError)
+        self.assertEqual(Parent.objects.count(), 0)
 
 
 class ClassifierTests(UnitTestCase):
@@ -143,6 +154,7 @@ class ClassifierTests(UnitTestCase):
             ("SELECT 1; DELETE FROM t", "a DELETE statement"),
             ("WITH x AS (DELETE FROM t RETURNING id) SELECT * FROM x", "a data-modifying WITH statement"),
             ("COPY t (a) FROM STDIN", "a COPY into a table"),
+            ("SELECT * FROM t FOR UPDATE", "a SELECT ... FOR UPDATE"),
         ):
             with self.subTest(sql=sql):
                 self.assertEqual(refused_write(sql, "postgresql"), what)
@@ -150,7 +162,6 @@ class ClassifierTests(UnitTestCase):
     def test_reads_and_unclear_statements_pass(self):
         for sql in (
             "SELECT * FROM t",
-            "SELECT * FROM t FOR UPDATE",
             "WITH x AS (SELECT 1) SELECT * FROM x",
             "COPY (SELECT * FROM t) TO STDOUT",
             "COPY t TO STDOUT",

@@ -26,6 +26,7 @@ from .flushing import SelectiveFlush
 from .mirrors import primary_of, set_mirror_statement_check, set_mirror_use_hook
 from .patches import ClassPatches
 from .read_only import MirrorGuard
+from .server_verdict import database_verdict
 from .tracking import WriteTracker
 from .transactions import LazyTransactions
 from .usage import DatabaseUsage, quieted
@@ -146,17 +147,18 @@ class IsolationLayer:
             facts = tracker.facts.get(primary)
             return frozenset(facts.writing_functions) if facts is not None else frozenset()
 
-        return MirrorGuard(self.mirrors, self.options.read_only_mirrors, writing_functions)
+        return MirrorGuard(self.mirrors, self.options.read_only_mirrors, writing_functions, database_verdict)
 
     def set_statement_checks(self) -> None:
         """Have this thread's read-only mirror connections refuse writes."""
         guard = self.tracker.mirror_guard
         for mirror in self.mirrors:
-            check = None
+            check = verdict = None
             if guard is not None and mirror in guard.read_only:
                 vendor = connections[mirror].vendor
                 check = functools.partial(guard.check, mirror, vendor)
-            set_mirror_statement_check(connections[mirror], check)
+                verdict = guard.verdict(mirror, vendor)
+            set_mirror_statement_check(connections[mirror], check, verdict)
 
     def set_mirror_hooks(self, on_use: Any) -> None:
         """Tell this thread's mirror connections whom to tell when a cursor is taken through them."""

@@ -16,14 +16,16 @@ primary's own connection under the mirror's alias.
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.transaction import TransactionManagementError
 from django.test import SimpleTestCase
 
-from .read_only import ReadOnlyCursor
+from .read_only import DatabaseVerdict, ReadOnlyCursor, ReadOnlyMirrorError
 
 #: The settings that say where and as whom to connect.
 CONNECTION_SETTINGS = ("NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
@@ -54,6 +56,13 @@ def primary_of(connection: BaseDatabaseWrapper) -> BaseDatabaseWrapper:
 
 #: Cursor methods: using one means using the mirror.
 CURSOR_METHODS = frozenset({"cursor", "chunked_cursor"})
+#: What Django sets on a connection whose atomic block an error broke.
+ROLLBACK_MARKS = frozenset({"needs_rollback", "rollback_exc"})
+
+
+def refusal_in_flight() -> bool:
+    """Return True while a ReadOnlyMirrorError is being raised or handled."""
+    return isinstance(sys.exc_info()[1], ReadOnlyMirrorError)
 
 
 class MirrorConnection:
@@ -76,6 +85,10 @@ class MirrorConnection:
         object.__setattr__(self, "_on_use", None)
         #: Called with each statement sent through a cursor taken through it (read-only mirrors).
         object.__setattr__(self, "_check_statement", None)
+        #: Runs each such statement so that the database judges it (read-only mirrors), or None.
+        object.__setattr__(self, "_verdict", None)
+        #: The rollback marks a refused write set on the mirror's own atomic blocks (see ``mark()``).
+        object.__setattr__(self, "_own_marks", {})
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # noqa: D105 - lets isinstance() see a database wrapper
@@ -83,6 +96,8 @@ class MirrorConnection:
 
     def __getattr__(self, name: str) -> Any:
         primary = object.__getattribute__(self, "_primary")
+        if name in ROLLBACK_MARKS and self.own_marks().get("needs_rollback"):
+            return self.own_marks()[name]
         if name in object.__getattribute__(self, "_guarded"):
             # The primary's guard, if any, speaks for the primary alias only.
             attribute = getattr(type(primary), name).__get__(primary)
@@ -108,14 +123,80 @@ class MirrorConnection:
         Calling it, not merely looking it up, is what counts.
         """
         alias = object.__getattribute__(self, "alias")
+        verdict = object.__getattribute__(self, "_verdict")
+
+        def check(sql: Any) -> None:
+            self.validate_no_refused_block()
+            if check_statement is not None:
+                check_statement(sql)
 
         def cursor(*args: Any, **kwargs: Any) -> Any:
             if on_use is not None:
                 on_use(alias)
             taken = method(*args, **kwargs)
-            return ReadOnlyCursor(taken, check_statement) if check_statement is not None else taken
+            return ReadOnlyCursor(taken, check, verdict) if check_statement is not None else taken
 
         return cursor
+
+    # A refused write is the mirror's, as on a replica ----------------------------
+
+    def own_atomic_blocks(self) -> int:
+        """Return how many of the open atomic blocks were opened through the mirror (``atomic(using=mirror)``)."""
+        alias = object.__getattribute__(self, "alias")
+        primary = object.__getattribute__(self, "_primary")
+        return sum(1 for block in primary.atomic_blocks if block.using == alias)
+
+    def own_marks(self) -> dict[str, Any]:
+        """Return the rollback marks of the mirror's own blocks; none once those blocks are closed."""
+        marks: dict[str, Any] = object.__getattribute__(self, "_own_marks")
+        if marks and not self.own_atomic_blocks():
+            marks.clear()
+        return marks
+
+    def mark(self, name: str, value: Any) -> bool:
+        """
+        Keep a rollback mark that a refused write sets through the mirror off the primary's transaction.
+
+        On a replica the refused write fails in the replica's own
+        connection: Django marks the replica's atomic block for rollback, if
+        one is open there, and never the primary's. The refusal left the
+        shared transaction as it was, so the mark is the mirror's own, kept
+        while an atomic block opened through the mirror is open (queries
+        through the mirror then fail as on the replica), and dropped where
+        the replica would have been in autocommit. Return True if kept here.
+        """
+        marks = self.own_marks()
+        if name == "needs_rollback" and not value:
+            marks.clear()
+            return False  # And clear the primary's, as Django does on leaving a block.
+        if not refusal_in_flight():
+            return False
+        if self.own_atomic_blocks():
+            marks.setdefault("needs_rollback", False)
+            marks.setdefault("rollback_exc", None)
+            marks[name] = value
+        return True
+
+    def get_rollback(self) -> bool:
+        """Return True if the mirror's block, or the primary's, must be rolled back (``transaction.get_rollback()``)."""
+        primary = object.__getattribute__(self, "_primary")
+        return bool(self.own_marks().get("needs_rollback")) or bool(primary.get_rollback())
+
+    def set_rollback(self, rollback: bool) -> None:
+        """Mark the primary's transaction for rollback, or clear the mirror's marks and the primary's."""
+        if not rollback:
+            self.own_marks().clear()
+        object.__getattribute__(self, "_primary").set_rollback(rollback)
+
+    def validate_no_refused_block(self) -> None:
+        """Refuse queries through the mirror in its atomic block that a refused write broke, as on the replica."""
+        marks = self.own_marks()
+        if marks.get("needs_rollback"):
+            # Adapted from BaseDatabaseWrapper.validate_no_broken_transaction().
+            raise TransactionManagementError(
+                "An error occurred in the current transaction. You can't "
+                "execute queries until the end of the 'atomic' block."
+            ) from marks.get("rollback_exc")
 
     def _is_own(self, name: str) -> bool:
         return name in OWN_ATTRIBUTES or name in object.__getattribute__(self, "_guarded")
@@ -123,6 +204,8 @@ class MirrorConnection:
     def __setattr__(self, name: str, value: Any) -> None:
         if self._is_own(name):
             object.__setattr__(self, name, value)
+        elif name in ROLLBACK_MARKS and self.mark(name, value):
+            return
         else:
             setattr(object.__getattribute__(self, "_primary"), name, value)
 
@@ -143,10 +226,13 @@ def set_mirror_use_hook(connection: Any, on_use: Callable[[str], None] | None) -
         object.__setattr__(connection, "_on_use", on_use)
 
 
-def set_mirror_statement_check(connection: Any, check_statement: Callable[[Any], None] | None) -> None:
+def set_mirror_statement_check(
+    connection: Any, check_statement: Callable[[Any], None] | None, verdict: DatabaseVerdict | None = None
+) -> None:
     """Have the mirror ``connection`` (if it is a MirrorConnection) check each statement sent through it."""
     if type(cast(object, connection)) is MirrorConnection:
         object.__setattr__(connection, "_check_statement", check_statement)
+        object.__setattr__(connection, "_verdict", verdict)
 
 
 class MirrorSharing:

@@ -38,7 +38,7 @@ from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 from .mirrors import primary_of
-from .read_only import MirrorGuard
+from .read_only import DatabaseVerdict, MirrorGuard
 from .side_effects import DatabaseFacts, read_facts
 from .statements import TableName, classify
 
@@ -294,20 +294,28 @@ class CursorGuard:
     tracker: WriteTracker
 
     def execute(self, sql: Any, params: Any = None) -> Any:
-        self.note(sql)
-        return super().execute(sql, params)  # type: ignore[misc]
+        verdict = self.note(sql)
+        if verdict is None:
+            return super().execute(sql, params)  # type: ignore[misc]
+        return verdict(self, sql, partial(super().execute, sql, params))  # type: ignore[misc]
 
     def executemany(self, sql: Any, param_list: Any) -> Any:
-        self.note(sql)
-        return super().executemany(sql, param_list)  # type: ignore[misc]
+        verdict = self.note(sql)
+        if verdict is None:
+            return super().executemany(sql, param_list)  # type: ignore[misc]
+        return verdict(self, sql, partial(super().executemany, sql, param_list))  # type: ignore[misc]
 
-    def note(self, sql: Any) -> None:
+    def note(self, sql: Any) -> DatabaseVerdict | None:
+        """Record the statement; return how the database judges it, on a read-only mirror's own connection."""
         tracker = self.tracker
+        verdict = None
         if tracker.mirror_guard is not None:
             # A mirror's own connection (outside the test thread): refuse writes first.
             tracker.mirror_guard.check(self.db.alias, self.db.vendor, sql)
+            verdict = tracker.mirror_guard.verdict(self.db.alias, self.db.vendor)
         if tracker.recording or tracker.on_use is not None:
             tracker.note_statement(self.db, sql)
+        return verdict
 
     def __getattr__(self, attr: str) -> Any:
         if attr not in CURSOR_READ_ATTRIBUTES and not attr.startswith("_"):
