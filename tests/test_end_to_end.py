@@ -59,6 +59,35 @@ class FullSuiteTests(ShopTestCase):
         self.assertEqual(self.files(), [])
 
 
+class ProjectRunnerSubclassTests(ShopTestCase):
+    """A project's subclass overriding setup_databases / teardown_databases, as projects do with DiscoverRunner."""
+
+    def test_overriding_setup_and_teardown_keeps_the_guarantees(self):
+        real_tenant = self.db_dir / "tenant_a.sqlite3"
+        migrate = self.manage("migrate", "--database", "tenant_a", "-v", "0")
+        self.assertEqual(migrate.returncode, 0, migrate)
+        with sqlite3.connect(real_tenant) as connection:
+            tables_before = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+        for extra in ((), ("--parallel", "2")):
+            with self.subTest(extra=extra):
+                result = self.manage("test", "--testrunner", "project_runner.ProjectRunner", "--noinput", *extra)
+                self.assertPassed(result, tests=9)
+                setup_line = re.search(r"PROJECT SETUP: (.*)", result.stdout)
+                self.assertIsNotNone(setup_line, result)
+                names = json.loads(setup_line.group(1))
+                # Every alias names its test database once the set-up is over (the mirror its primary's).
+                self.assertEqual(names["default"], "test_default.sqlite3")
+                self.assertEqual(names["default_RO"], "test_default.sqlite3")
+                self.assertEqual(names["tenant_a"], "test_tenant_a.sqlite3")
+                # The override runs first, then the runner's teardown, which destroys everything.
+                teardown = result.stdout.index("PROJECT TEARDOWN:")
+                self.assertLess(teardown, result.stdout.index("PROJECT TEARDOWN DONE"))
+                self.assertNotIn("Destroying", result.stdout[:teardown])
+                self.assertEqual(self.database_files(), ["tenant_a.sqlite3"])
+        with sqlite3.connect(real_tenant) as connection:
+            self.assertEqual({name for (name,) in connection.execute("SELECT name FROM sqlite_master")}, tables_before)
+
+
 class MirrorTests(ShopTestCase):
     def test_mirror_sees_the_primary_writes_and_settings(self):
         stock = self.manage("test", "checks.test_mirror", "--testrunner", STOCK_RUNNER)

@@ -1,12 +1,14 @@
 """
-What runs inside a parallel worker: re-apply the run, switch to the clones.
+What runs inside a parallel worker: replay the run's changes, switch to the clones.
 
 Under spawn and forkserver a worker starts from a fresh interpreter and
 re-imports everything, so whatever the runner changed in the main process
 (``databases`` on test classes, ``managed`` on legacy models, the legacy
-router, mirrors sharing their primary's connection, the skip decorator fix)
-is lost unless it is applied again here. Under fork it is inherited, and
-applying it again is harmless. Then every alias is pointed at this worker's
+router, the skip decorator fix, the test databases' settings) is lost
+unless it is made again here: the main process sends the list of its
+run-wide changes as picklable descriptions (``changes.py``), and the worker
+replays it. Under fork they are inherited; only the test classes' changes
+are repeated (harmless), as each class arrives. Then every alias is pointed at this worker's
 clone, mirrors included: a mirror reads its primary's clone, through the
 primary's connection.
 """
@@ -22,22 +24,18 @@ import sys
 import threading
 import time
 import unittest
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
 from django.db import connections
 from django.test.runner import ParallelTestSuite
 
+from ..changes import Change, ChangeStack
 from ..isolation.layer import IsolationLayer, IsolationOptions
 from ..isolation.mirrors import CONNECTION_SETTINGS, MirrorSharing
-from ..planning.injection import all_aliases_skip_decorators, class_key, test_classes
 from ..planning.plan import DatabasePlan
 from ..setup.clones import is_in_memory
-from ..setup.databases import serialized_contents_reloaded_in_place
-from ..setup.legacy import LegacyTablesRouter, router_installed
 
 
 @dataclass
@@ -66,6 +64,35 @@ class WorkerSlots:
         return None
 
 
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Every alias's settings after the set-up (test names, mirrors' primaries) and serialized contents."""
+
+    #: alias -> settings_dict after setup.
+    settings: dict[str, dict[str, Any]]
+    #: alias -> serialized contents for serialized_rollback.
+    serialized: dict[str, str]
+
+    @classmethod
+    def now(cls, plan: DatabasePlan) -> ConnectionSettings:
+        """Read them in the main process, once the databases are set up."""
+        return cls(
+            settings={alias: dict(connections[alias].settings_dict) for alias in connections},
+            serialized={
+                alias: connections[alias]._test_serialized_contents  # type: ignore[attr-defined]
+                for alias in plan.primaries
+                if hasattr(connections[alias], "_test_serialized_contents")
+            },
+        )
+
+    def apply(self, stack: ChangeStack) -> None:
+        """Give this worker's connections the main process's settings (the worker ends with them)."""
+        for alias, settings_dict in self.settings.items():
+            connections[alias].settings_dict.update(settings_dict)
+            if alias in self.serialized:
+                connections[alias]._test_serialized_contents = self.serialized[alias]  # type: ignore[attr-defined]
+
+
 @dataclass
 class WorkerState:
     """Everything a worker needs to repeat the main process's setup (picklable)."""
@@ -73,30 +100,20 @@ class WorkerState:
     start_method: str
     workers: int
     debug_mode: bool
-    #: alias -> settings_dict after setup (test names, mirrors' primaries).
-    settings: dict[str, dict[str, Any]]
-    #: alias -> serialized contents for serialized_rollback.
-    serialized: dict[str, str]
     #: Django's plan: (first alias, aliases sharing its test database).
     creations: list[tuple[str, list[str]]]
     #: mirror -> primary.
     mirrors: dict[str, str]
     #: alias -> snapshot file of an in-memory database (spawn/forkserver).
     snapshots: dict[str, str]
-    #: (app_label, model_name) of the models treated as managed.
-    managed_models: list[tuple[str, str]]
-    #: The legacy router's (alias, app_label, model_name) triples.
-    legacy_routes: set[tuple[str, str, str]]
-    #: class_key -> the ``databases`` the runner gave that class.
-    class_databases: dict[str, frozenset[str]]
+    #: The run-wide changes, in the order the main process made them (``changes.py``).
+    changes: list[Change]
     process_setup: Callable[..., Any] | None = None
     process_setup_args: tuple[Any, ...] = field(default_factory=tuple)
     #: Measure coverage in the worker (--coverage).
     coverage: bool = False
     #: Write tracking, selective flush, lazy transactions, usage report.
     isolation: IsolationOptions = field(default_factory=IsolationOptions)
-    #: class_key -> the failure message of a class the --databases selection narrowed.
-    class_messages: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def collect(
@@ -106,10 +123,7 @@ class WorkerState:
         *,
         debug_mode: bool,
         snapshots: dict[str, str],
-        managed_models: Sequence[Any],
-        legacy_router: LegacyTablesRouter | None,
-        class_databases: dict[str, frozenset[str]],
-        class_messages: dict[str, str],
+        changes: list[Change],
         coverage: bool,
         isolation: IsolationOptions,
     ) -> WorkerState:
@@ -120,24 +134,21 @@ class WorkerState:
             start_method=multiprocessing.get_start_method(),
             workers=suite.processes,
             debug_mode=debug_mode,
-            settings={alias: dict(connections[alias].settings_dict) for alias in connections},
-            serialized={
-                alias: connections[alias]._test_serialized_contents  # type: ignore[attr-defined]
-                for alias in plan.primaries
-                if hasattr(connections[alias], "_test_serialized_contents")
-            },
             creations=plan.creations,
             mirrors=plan.mirrors,
             snapshots=snapshots,
-            managed_models=[(model._meta.app_label, model._meta.model_name or "") for model in managed_models],
-            legacy_routes=set(legacy_router.allowed) if legacy_router else set(),
-            class_databases=class_databases,
+            changes=changes,
             process_setup=None if process_setup is ParallelTestSuite.process_setup else process_setup,
             process_setup_args=tuple(getattr(suite, "process_setup_args", ())),
             coverage=coverage,
             isolation=isolation,
-            class_messages=class_messages,
         )
+
+    def apply_to_suite(self, suite: unittest.TestSuite) -> None:
+        """Repeat, on the classes of a suite just received, the changes made to test classes."""
+        for change in self.changes:
+            if getattr(change, "per_suite", False):
+                change.apply_to_suite(suite)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -151,7 +162,7 @@ class WorkerProcess:
     slots: WorkerSlots | None = None
     isolation: IsolationLayer | None = None
     #: What the worker changes for its whole life (it ends with the process).
-    changes: ExitStack = field(default_factory=ExitStack)
+    changes: ChangeStack = field(default_factory=ChangeStack)
 
     def note_progress(self, subsuite_index: int, test_index: int) -> None:
         """Say in this worker's slot which class and test it is running."""
@@ -160,15 +171,25 @@ class WorkerProcess:
             self.slots.tests[self.number - 1] = test_index
 
 
-#: This process's worker, set once by ``init_worker()``. The pool's task
-#: function can find per-process state only through its module (Django's own
-#: workers keep ``_worker_id`` the same way); it is the only such name.
-current: WorkerProcess | None = None
+class ThisProcess:
+    """
+    This process's worker, set once by ``init_worker()``.
+
+    The pool's task function can find per-process state only through its
+    module (Django's own workers keep ``_worker_id`` the same way); this is
+    the only such object.
+    """
+
+    worker: WorkerProcess | None = None
+
+
+this_process = ThisProcess()
 
 
 def worker_id() -> int:
     """Return this worker's number (0 outside a parallel worker)."""
-    return current.number if current is not None else 0
+    worker = this_process.worker
+    return worker.number if worker is not None else 0
 
 
 def worker_number(started: int, workers: int) -> int:
@@ -192,7 +213,6 @@ def init_worker(
     replacement worker still gets an existing clone (Django ticket #27734).
     ``inherited`` is the main process's isolation layer, under fork.
     """
-    global current
     if state.coverage:
         # First, so that a spawned worker's imports are measured too.
         from ..reports.coverage_support import start_in_worker
@@ -201,7 +221,7 @@ def init_worker(
     with counter.get_lock():
         counter.value += 1
         number = worker_number(counter.value, state.workers)
-    worker = current = WorkerProcess(number, state, slots)
+    worker = this_process.worker = WorkerProcess(number, state, slots)
     if slots is not None:
         slots.pids[number - 1] = os.getpid()
     # Ctrl-C is the main process's to handle: it stops the workers itself.
@@ -224,28 +244,17 @@ def init_worker(
         worker.isolation.install()
 
 
-def reapply_run(state: WorkerState, changes: ExitStack) -> None:
-    """Repeat, in a fresh interpreter, what the runner did in the main process."""
+def reapply_run(state: WorkerState, changes: ChangeStack) -> None:
+    """Repeat, in a fresh interpreter, what the runner did in the main process: replay its changes."""
     import django
     from django.test.utils import setup_test_environment
 
     if state.process_setup is not None:
         state.process_setup(*state.process_setup_args)
-    # Before any test module is imported (when the tests are unpickled).
-    changes.enter_context(all_aliases_skip_decorators())
-    changes.enter_context(serialized_contents_reloaded_in_place())
     django.setup()
     setup_test_environment(debug=state.debug_mode)
-    for alias, settings_dict in state.settings.items():
-        connections[alias].settings_dict.update(settings_dict)
-        if alias in state.serialized:
-            connections[alias]._test_serialized_contents = state.serialized[alias]  # type: ignore[attr-defined]
-    for app_label, model_name in state.managed_models:
-        apps.get_model(app_label, model_name)._meta.managed = True
-    if state.legacy_routes:
-        legacy_router = LegacyTablesRouter({})
-        legacy_router.allowed = set(state.legacy_routes)
-        changes.enter_context(router_installed(legacy_router))
+    # Before any test module is imported (when the tests are unpickled).
+    changes.replay(state.changes)
 
 
 def worker_settings(alias: str, worker: int, state: WorkerState) -> dict[str, Any]:
@@ -323,19 +332,6 @@ def switch_to_worker_databases(state: WorkerState, worker: int) -> None:
     sharing.install(state.mirrors)
 
 
-def apply_class_databases(
-    suite: unittest.TestSuite, class_databases: Mapping[str, frozenset[str]], class_messages: Mapping[str, str]
-) -> None:
-    """Give each test class of ``suite`` the ``databases`` (and failure message) the runner gave it."""
-    for cls in test_classes(suite):
-        databases = class_databases.get(class_key(cls))
-        if databases is not None:
-            cls.databases = databases  # type: ignore[assignment]
-        message = class_messages.get(class_key(cls))
-        if message is not None:
-            cls._disallowed_database_msg = message  # type: ignore[attr-defined]
-
-
 def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None, dict[str, set[str]]]:
     """
     Run one test class in this worker; return its events, any problem, and the aliases it used.
@@ -347,9 +343,9 @@ def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None, dic
     events recorded so far.
     """
     runner_class, subsuite_index, subsuite, failfast, buffer = args
-    worker = current
+    worker = this_process.worker
     if worker is not None:
-        apply_class_databases(subsuite, worker.state.class_databases, worker.state.class_messages)
+        worker.state.apply_to_suite(subsuite)
     runner = runner_class(failfast=failfast, buffer=buffer)
     result = reporting_progress(timed(runner.resultclass), worker)()
     unittest.registerResult(result)

@@ -15,13 +15,17 @@ import sysconfig
 import unittest
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.test import SimpleTestCase, TransactionTestCase
 from django.test import testcases as django_testcases
 from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
 from .aliases import with_primaries
+
+if TYPE_CHECKING:
+    from ..changes import ChangeStack
 
 ALL_ALIASES = "__all__"
 _MISSING = object()
@@ -256,3 +260,39 @@ def all_aliases_skip_decorators() -> Iterator[None]:
         yield
     finally:
         setattr(django_testcases, "_deferredSkip", original)  # noqa: B010
+
+
+@dataclass(frozen=True)
+class SkipDecoratorsForAllAliases:
+    """The run-wide change ``all_aliases_skip_decorators`` makes (a worker replays it before importing tests)."""
+
+    def apply(self, stack: ChangeStack) -> None:
+        stack.enter(all_aliases_skip_decorators())
+
+
+@dataclass(frozen=True)
+class InjectedDatabases:
+    """
+    What the injection gave each test class, keyed by ``class_key``, as a parallel worker repeats it.
+
+    A worker imports test modules when it receives their classes, one
+    class at a time: ``apply_to_suite()`` gives each received class its
+    ``databases`` (and the failure message of a class the ``--databases``
+    selection narrowed). Nothing to do when the worker starts.
+    """
+
+    given: dict[str, frozenset[str]]
+    messages: dict[str, str]
+    per_suite = True
+
+    def apply(self, stack: ChangeStack) -> None:
+        """Nothing yet: the classes arrive with each suite (``apply_to_suite``)."""
+
+    def apply_to_suite(self, suite: unittest.TestSuite) -> None:
+        for cls in test_classes(suite):
+            databases = self.given.get(class_key(cls))
+            if databases is not None:
+                cls.databases = databases  # type: ignore[assignment]
+            message = self.messages.get(class_key(cls))
+            if message is not None:
+                cls._disallowed_database_msg = message  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ pytest-django's ``django_db_setup`` fixture, setting up the databases through th
 Registered after pytest-django, so that this definition is the one tests
 get. It asks pytest-django's own fixtures what to do (``--reuse-db``,
 ``--create-db``, ``--no-migrations``, the xdist suffix of database names)
-and hands the creation and the destruction to ``MultiDBRunner``.
+and hands the creation and the destruction to the run's session.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def django_db_setup(  # noqa: PLR0913 - pytest-django's own fixture signature
     django_db_createdb: bool,
     django_db_modify_db_settings: None,
 ) -> Generator[None]:
-    """Create the test databases of the session's tests through ``MultiDBRunner``, and destroy them after."""
+    """Create the test databases of the session's tests through the run's session, and destroy them after."""
     run: PytestRun = request.config.stash[RUN_KEY]
     if not django_db_use_migrations:
         from pytest_django.fixtures import _disable_migrations
@@ -42,7 +42,7 @@ def django_db_setup(  # noqa: PLR0913 - pytest-django's own fixture signature
     try:
         with django_db_blocker.unblock():
             if manifest is not None:
-                manifest.write(run.runner, aliases)
+                manifest.write(run.session, aliases, keepdb=keepdb)
             run.setup_databases(aliases, serialized_aliases, keepdb=keepdb)
         yield
     finally:

@@ -48,8 +48,7 @@ def summary_lines(config: pytest.Config) -> list[str]:
     lines: list[str] = []
     for message in messages:
         lines.extend(message.splitlines())
-    assert run.runner.config is not None
-    if run.runner.config.report_db_usage:
+    if run.session.config.report_db_usage:
         lines.extend(format_usage_report(classes, used, not_set_up=not_set_up).splitlines())
     if controller is not None and controller.destroyed:
         lines.append(

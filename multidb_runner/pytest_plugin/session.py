@@ -1,14 +1,14 @@
 """
-One pytest session's ``MultiDBRunner``, driven step by step from pytest's hooks and fixtures.
+One pytest session's run: the pytest adapter of ``MultiDBSession``.
 
 pytest-django decides which tests use the database and how (its mark and
 fixtures), names xdist workers' databases and handles ``--reuse-db``,
-``--create-db`` and ``--no-migrations``; everything the runner changes is
-done by the runner's own steps, called here in the order ``manage.py test``
-calls them: ``load_configuration()`` when pytest starts, the injection once
-the tests are collected, ``setup_databases()`` and
-``teardown_databases()`` from the ``django_db_setup`` fixture, and
-``restore_run_state()`` when pytest ends.
+``--create-db`` and ``--no-migrations``; everything the run changes is
+done by the session core (``multidb_runner.session``), driven here in the
+order ``manage.py test`` drives it: ``configure()`` when pytest starts,
+the injection once the tests are collected, ``set_up()`` and
+``teardown()`` from the ``django_db_setup`` fixture, and ``close()`` when
+pytest ends.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import pytest
 from django.test import SimpleTestCase
 
 from ..planning.aliases import with_primaries
-from ..runner import MultiDBRunner
-from ..setup.databases import OldConfig
+from ..session import MultiDBSession, RunParameters, SetUp
 from .options import runner_options
 from .per_test import PerTestInjection, PerTestInjector
 
@@ -61,35 +60,34 @@ def test_instances(items: Iterable[pytest.Item]) -> unittest.TestSuite:
 
 
 class PytestRun:
-    """The runner of one pytest process (the xdist controller, a worker, or a serial run)."""
+    """The run of one pytest process (the xdist controller, a worker, or a serial run)."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.log = CollectedLog()
-        self.runner = MultiDBRunner(
-            verbosity=max(int(config.option.verbose), 0),
-            interactive=False,
-            logger=self.log,
-            enable_faulthandler=False,
-            **runner_options(config),
-        )
-        self.runner.load_configuration()
+        self.verbosity = max(int(config.option.verbose), 0)
+        self.session = MultiDBSession(runner_options(config), log=self.log_message)
+        self.session.configure()
         self.per_test: PerTestInjection | None = None
-        self.old_config: OldConfig | None = None
+        self.setup: SetUp | None = None
         #: The node id of the test whose fixtures are being set up.
         self.current_test: str | None = None
         #: The aliases pytest-django would set up for the collected tests that are not Django test classes.
         self.stock_by_marks: set[str] = set()
 
+    def log_message(self, msg: str, level: int | None = None) -> None:
+        """Keep what the session says, for the terminal summary (``DiscoverRunner.log()``'s signature)."""
+        self.log.log(logging.INFO if level is None else level, msg)
+
     # Injection -------------------------------------------------------------------
 
     def inject_collected(self, items: Sequence[pytest.Item]) -> None:
         """Give the collected Django test classes their aliases, as the runner does to its suite."""
-        self.runner.inject_databases(test_instances(items))
-        assert self.runner.injector is not None
-        self.per_test = PerTestInjection(PerTestInjector.like(self.runner.injector), self.runner.class_databases)
-        assert self.runner.config is not None
-        if self.runner.config.report_db_usage:
+        from ..planning.injection import test_classes
+
+        injection = self.session.inject(test_classes(test_instances(items)))
+        self.per_test = PerTestInjection(PerTestInjector.like(injection.injector), injection.class_databases)
+        if self.session.config.report_db_usage:
             self.per_test.name_for = lambda: self.current_test
 
     def databases_for_setup(self, items: Sequence[pytest.Item]) -> tuple[set[str], set[str]]:
@@ -119,7 +117,7 @@ class PytestRun:
                 requested = validate_django_db(marker)[2] if marker else None
                 given = injector.injected_aliases if requested is None else injector.databases_declared(requested)
                 used = set(given) if given is not None else used
-            used = with_primaries(used, self.runner.mirrors)
+            used = with_primaries(used, self.session.mirrors)
             aliases |= used
             if serialized_rollback:
                 serialized |= used
@@ -128,27 +126,28 @@ class PytestRun:
     # Databases -------------------------------------------------------------------
 
     def setup_databases(self, aliases: set[str], serialized_aliases: set[str], *, keepdb: bool) -> None:
-        """Set up the test databases through the runner, and start injecting per-test classes."""
-        runner = self.runner
-        runner.keepdb = keepdb
-        # The runner sets up on first use only what stock would not set up
+        """Set up the test databases through the session, and start injecting per-test classes."""
+        session = self.session
+        # The session sets up on first use only what stock would not set up
         # at all: what the marks ask pytest-django for counts as the
         # collected classes' databases do (set up first).
-        runner.stock_aliases |= with_primaries(self.stock_by_marks, runner.mirrors)
-        runner.signals.install()
-        self.old_config = runner.setup_databases(aliases=aliases, serialized_aliases=serialized_aliases)
+        session.add_stock_aliases(self.stock_by_marks)
+        session.install_signal_handlers()
+        self.setup = session.set_up(
+            aliases, serialized_aliases, RunParameters(verbosity=self.verbosity, interactive=False, keepdb=keepdb)
+        )
         assert self.per_test is not None
         self.per_test.install()
+        # Undone first when the set-up is torn down.
+        session.changes.callback(self.per_test.remove)
 
     def teardown_databases(self, *, keepdb: bool) -> None:
-        """Destroy the test databases (or keep them, with ``--reuse-db``) through the runner."""
-        if self.per_test is not None:
-            self.per_test.remove()
-        if self.old_config is None:
+        """Destroy the test databases (or keep them, with ``--reuse-db``) through the session."""
+        if self.setup is None:
             return
-        old_config, self.old_config = self.old_config, None
-        self.runner.keepdb = keepdb
-        self.runner.teardown_databases(old_config)
+        setup, self.setup = self.setup, None
+        setup.parameters.keepdb = keepdb
+        self.session.teardown(setup)
 
     def restore(self) -> None:
         """Undo everything the run changed, as the runner does at the end of ``manage.py test``."""
@@ -156,27 +155,31 @@ class PytestRun:
             if self.per_test is not None:
                 self.per_test.remove()
         finally:
-            self.runner.restore_run_state()
+            self.session.close()
 
     # Reports ---------------------------------------------------------------------
 
+    @property
+    def keepdb(self) -> bool:
+        return self.setup.parameters.keepdb if self.setup is not None else False
+
     def report_data(self) -> dict[str, Any]:
         """Return this process's database usage and messages, as plain data (sent by xdist workers)."""
-        isolation = self.runner.isolation
-        used = isolation.usage.used if isolation is not None else {}
+        session = self.session
+        class_databases = session.injection.class_databases if session.injection is not None else {}
         return {
             "classes": {
                 key: {
                     "declared": None if value.declared is None else sorted(value.declared),
                     "given": sorted(value.given),
                 }
-                for key, value in self.runner.class_databases.items()
+                for key, value in class_databases.items()
             },
-            "used": {key: sorted(aliases) for key, aliases in used.items()},
-            "not_set_up": sorted(self.runner.lazy_setup.not_set_up()) if self.runner.lazy_setup is not None else [],
+            "used": {key: sorted(aliases) for key, aliases in session.used_aliases().items()},
+            "not_set_up": sorted(session.not_set_up()),
             "messages": self.messages(),
         }
 
     def messages(self) -> list[str]:
-        """Return what the runner said worth showing: the plan with ``-v``, warnings always."""
-        return self.log.messages(logging.INFO if self.runner.verbosity >= 1 else logging.WARNING)
+        """Return what the run said worth showing: the plan with ``-v``, warnings always."""
+        return self.log.messages(logging.INFO if self.verbosity >= 1 else logging.WARNING)

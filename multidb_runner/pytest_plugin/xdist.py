@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from ..planning.names import suffixed_test_name
-from ..runner import MultiDBRunner
+from ..session import MultiDBSession
 from ..setup.catalog import database_exists, is_in_memory_name
 from ..setup.databases import TestDatabase, destroy_test_database, test_database_name
 from ..setup.locks import DatabaseInUse, TestDatabaseLocks
@@ -58,17 +58,16 @@ class WorkerManifest:
             return None
         return cls(Path(folder) / f"{workerinput['workerid']}.json")
 
-    def write(self, runner: MultiDBRunner, aliases: set[str]) -> None:
-        """List the test databases ``runner`` may create for ``aliases`` (named as its setup will name them)."""
-        if runner.keepdb:
+    def write(self, session: MultiDBSession, aliases: set[str], *, keepdb: bool) -> None:
+        """List the test databases ``session`` may create for ``aliases`` (named as its setup will name them)."""
+        if keepdb:
             return  # --reuse-db: kept databases are never destroyed
-        assert runner.config is not None
         entries = []
         for alias in sorted(aliases):
-            if alias in runner.mirrors:
+            if alias in session.mirrors:
                 continue
             connection = connections_of(alias)
-            name = suffixed_test_name(connection.vendor, test_database_name(alias), runner.config.db_suffix)
+            name = suffixed_test_name(connection.vendor, test_database_name(alias), session.config.db_suffix)
             if connection.vendor == "sqlite" and is_in_memory_name(name):
                 continue  # gone with the process
             entries.append({"alias": alias, "name": name})

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from io import StringIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import serializers
 from django.core.management.base import CommandError
@@ -29,6 +29,9 @@ from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 from .catalog import database_exists, is_in_memory_name, sqlite_path
 from .clones import remove_sqlite_sidecars
 from .safety import RealDatabases, UnsafeDestruction
+
+if TYPE_CHECKING:
+    from ..changes import ChangeStack
 
 
 def test_database_name(alias: str) -> str:
@@ -219,6 +222,14 @@ def serialized_contents_reloaded_in_place() -> Iterator[None]:
         yield
     finally:
         setattr(BaseDatabaseCreation, "deserialize_db_from_string", original)  # noqa: B010
+
+
+@dataclass(frozen=True)
+class SerializedContentsReloadedInPlace:
+    """The run-wide change ``serialized_contents_reloaded_in_place`` makes, as a worker replays it."""
+
+    def apply(self, stack: ChangeStack) -> None:
+        stack.enter(serialized_contents_reloaded_in_place())
 
 
 def destroy_test_databases(

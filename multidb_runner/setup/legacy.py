@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import DatabaseError, models, router
@@ -22,6 +23,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.utils import ConnectionRouter
 
 from ..errors import ConfigurationError, sentence
+
+if TYPE_CHECKING:
+    from ..changes import ChangeStack
 
 ModelType = type[models.Model]
 
@@ -156,6 +160,34 @@ def router_installed(legacy_router: LegacyTablesRouter) -> Iterator[None]:
         yield
     finally:
         setattr(ConnectionRouter, "allow_migrate", original)  # noqa: B010
+
+
+@dataclass(frozen=True)
+class LegacyRoutes:
+    """The change ``router_installed`` makes, as a worker replays it: the (alias, app_label, model_name) allowed."""
+
+    allowed: frozenset[tuple[str, str, str]]
+
+    def apply(self, stack: ChangeStack) -> None:
+        legacy_router = LegacyTablesRouter({})
+        legacy_router.allowed = set(self.allowed)
+        stack.enter(router_installed(legacy_router))
+
+
+@dataclass(frozen=True)
+class ManagedModels:
+    """The legacy models treated as managed for the run, by (app_label, model_name), as a worker replays them."""
+
+    models: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, models: Iterable[ModelType]) -> ManagedModels:
+        return cls(tuple((model._meta.app_label, model._meta.model_name or "") for model in models))
+
+    def apply(self, stack: ChangeStack) -> None:
+        flip = ManagedFlip()
+        flip.apply(apps.get_model(app_label, model_name) for app_label, model_name in self.models)
+        stack.callback(flip.restore)
 
 
 def table_key(connection: BaseDatabaseWrapper) -> Callable[[str], str]:
