@@ -40,6 +40,7 @@ class RunnerConfig:
     selective_flush: bool = True
     lazy_transactions: bool = True
     lazy_setup: bool = True
+    schema_copies: bool = True
     report_db_usage: bool = False
     read_only_mirrors: bool = True
 
@@ -125,6 +126,7 @@ def build_config(
     selective_flush: bool | None = None,
     lazy_transactions: bool | None = None,
     lazy_setup: bool | None = None,
+    schema_copies: bool | None = None,
     report_db_usage: bool | None = None,
     read_only_mirrors: bool | None = None,
 ) -> RunnerConfig:
@@ -149,6 +151,7 @@ def build_config(
         "selective_flush": selective_flush,
         "lazy_transactions": lazy_transactions,
         "lazy_setup": lazy_setup,
+        "schema_copies": schema_copies,
         "report_db_usage": report_db_usage,
         "read_only_mirrors": read_only_mirrors,
     }

@@ -189,6 +189,20 @@ OPTIONS: tuple[Option, ...] = (
         boolean=True,
     ),
     Option(
+        "schema_copies",
+        "SCHEMA_COPIES",
+        True,
+        setting_help=(
+            "Migrate once the test databases that get the same schema from the same migrations, "
+            "and make the others as copies (False: migrate each, as stock Django does)."
+        ),
+        help=(
+            "Migrate once the test databases of the same schema and copy the others (default), "
+            "or migrate each with --no-schema-copies."
+        ),
+        boolean=True,
+    ),
+    Option(
         "lazy_transactions",
         "LAZY_TRANSACTIONS",
         True,

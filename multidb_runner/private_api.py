@@ -54,6 +54,13 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     ),
     PrivateName(
         "django.db.backends.base.creation.BaseDatabaseCreation",
+        "_create_test_db",
+        "copies",
+        "create a test database copied from a template with Django's own handling of a leftover one "
+        "(replaced under --noinput, asked about otherwise); create_test_db() would also migrate it",
+    ),
+    PrivateName(
+        "django.db.backends.base.creation.BaseDatabaseCreation",
         "_destroy_test_db",
         "databases, clones",
         "destroy a database by its recorded name; destroy_test_db() derives the name from settings",

@@ -43,6 +43,7 @@ from .planning.plan import FIRST_USE_FAILED, FIRST_USE_INTERRUPTED, SERVER_UNREA
 from .reports.usage import ClassDatabases
 from .setup import legacy, reachability
 from .setup.clones import WorkerClones, remove_stale_clones
+from .setup.copies import SchemaCopies
 from .setup.databases import (
     OldConfig,
     SerializedContentsReloadedInPlace,
@@ -56,6 +57,7 @@ from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, u
 from .setup.locks import ClaimLost, TestDatabaseLocks
 from .setup.naming import NamesPointedAhead, name_test_databases, plan_test_databases, restore_test_names
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
+from .setup.schema_groups import schema_groups
 
 Log = Callable[..., None]
 
@@ -97,6 +99,8 @@ class SetUp:
     serialized_aliases: Collection[str] | None
     segment: Segment
     clones: WorkerClones | None = None
+    #: The templates of same-schema test databases, and the copies made from them.
+    copies: SchemaCopies | None = None
     legacy_models: dict[str, list[legacy.ModelType]] = field(default_factory=dict)
     isolation: IsolationLayer | None = None
     lazy_setup: LazyTestDatabases | None = None
@@ -250,6 +254,9 @@ class MultiDBSession:
             self.lock_test_databases(plan.eager_creations)
             setup.legacy_models = self.setup_legacy_models(plan)
             self.changes.callback(self.destroy_test_databases, setup)
+            setup.copies = self.plan_schema_copies(setup)
+            if setup.copies is not None:
+                self.changes.callback(setup.copies.destroy)
             if parameters.parallel > 1:
                 setup.clones = WorkerClones(
                     workers=parameters.parallel,
@@ -325,6 +332,23 @@ class MultiDBSession:
             self.changes.apply(legacy.LegacyRoutes(frozenset(self.legacy_router.allowed)))
         return by_database
 
+    def plan_schema_copies(self, setup: SetUp) -> SchemaCopies | None:
+        """
+        Return the test databases to make as copies of one of the same schema (``setup/schema_groups.py``).
+
+        None with ``--keepdb`` (kept databases are migrated in place) or
+        ``--no-schema-copies``. Read with legacy models unmanaged, as
+        ``migrate`` sees them.
+        """
+        if not self.config.schema_copies or setup.parameters.keepdb:
+            return None
+        with self.managed_flip.suspended():
+            groups = schema_groups([first for first, _ in setup.plan.creations])
+        if not groups:
+            return None
+        # The plan shows which test databases were copied.
+        return SchemaCopies(groups, real_databases=setup.real_databases, copied=setup.plan.copied_from)
+
     def create_databases(self, setup: SetUp, creations: list[tuple[str, list[str]]], *, verbosity: int) -> None:
         """Create and prepare the test databases of ``creations``, recording them in the set-up's ``old_config``."""
         parameters = setup.parameters
@@ -337,6 +361,7 @@ class MultiDBSession:
                 keepdb=parameters.keepdb,
                 time_keeper=parameters.time_keeper,
                 prepare_database=lambda alias: self.prepare_database(setup, alias),
+                copies=setup.copies,
             )
 
     def prepare_database(self, setup: SetUp, alias: str) -> None:

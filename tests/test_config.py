@@ -17,6 +17,7 @@ class BuildConfigTests(SimpleTestCase):
         self.assertTrue(config.selective_flush)
         self.assertTrue(config.lazy_transactions)
         self.assertTrue(config.lazy_setup)
+        self.assertTrue(config.schema_copies)
         self.assertFalse(config.report_db_usage)
         self.assertTrue(config.read_only_mirrors)
         self.assertEqual(
@@ -34,6 +35,7 @@ class BuildConfigTests(SimpleTestCase):
                 "SELECTIVE_FLUSH",
                 "LAZY_TRANSACTIONS",
                 "LAZY_SETUP",
+                "SCHEMA_COPIES",
                 "REPORT_DB_USAGE",
                 "READ_ONLY_MIRRORS",
             },
@@ -57,7 +59,8 @@ class BuildConfigTests(SimpleTestCase):
             ConfigurationError,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
             "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_SETUP, LAZY_TRANSACTIONS, "
-            "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
+            "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SCHEMA_COPIES, SELECTIVE_FLUSH, SHARD, START_METHOD, "
+            "WORKER_TIMEOUT.",
         ):
             build_config()
 

@@ -21,6 +21,8 @@ from ..errors import ConfigurationError
 CREATED = "created"
 KEPT = "kept (--keepdb)"
 CREATED_ON_FIRST_USE = "created on first use"
+COPIED = "created as a copy of {}"
+COPIED_ON_FIRST_USE = "created on first use, as a copy of {}"
 KEPT_ON_FIRST_USE = "kept (--keepdb), set up on first use"
 SHARED = "same database as {}"
 MIRROR = "mirror of {}"
@@ -55,7 +57,8 @@ class DatabasePlan:
     databases left to be set up when a test first uses them, and
     ``set_up_on_first_use`` those of them that were; ``first_use_failures``
     says, by first alias, what became of those whose set-up did not
-    complete (or never started: ``SERVER_UNREACHABLE``).
+    complete (or never started: ``SERVER_UNREACHABLE``); ``copied_from``,
+    which were made as copies of a test database of the same schema.
     """
 
     aliases: list[str]
@@ -67,6 +70,8 @@ class DatabasePlan:
     on_first_use: set[str] = field(default_factory=set)
     set_up_on_first_use: set[str] = field(default_factory=set)
     first_use_failures: dict[str, str] = field(default_factory=dict)
+    #: First alias -> the first alias of the same-schema test database it was copied from.
+    copied_from: dict[str, str] = field(default_factory=dict)
 
     @property
     def primaries(self) -> list[str]:
@@ -102,6 +107,9 @@ class DatabasePlan:
         if alias != first:
             return SHARED.format(first)
         kept = self.keepdb and self.test_names[first] != IN_MEMORY
+        if first in self.copied_from:
+            source = self.copied_from[first]
+            return (COPIED_ON_FIRST_USE if first in self.on_first_use else COPIED).format(source)
         if first in self.on_first_use:
             return KEPT_ON_FIRST_USE if kept else CREATED_ON_FIRST_USE
         return KEPT if kept else CREATED

@@ -25,6 +25,7 @@ PYTEST_OPTIONS = (
     "selective_flush",
     "lazy_transactions",
     "lazy_setup",
+    "schema_copies",
     "report_db_usage",
     "read_only_mirrors",
 )

@@ -32,6 +32,7 @@ from .safety import RealDatabases, UnsafeDestruction
 
 if TYPE_CHECKING:
     from ..changes import ChangeStack
+    from .copies import SchemaCopies
 
 
 def test_database_name(alias: str) -> str:
@@ -145,6 +146,7 @@ def create_test_databases(
     keepdb: bool = False,
     time_keeper: Any = None,
     prepare_database: Callable[[str], None] | None = None,
+    copies: SchemaCopies | None = None,
 ) -> OldConfig:
     """
     Create the test databases of ``creations`` (a ``DatabasePlan``'s) and point sharing aliases at them.
@@ -152,7 +154,9 @@ def create_test_databases(
     Each database is recorded in ``into`` only once this run is known to
     have created it, so that the caller's cleanup, on failure, destroys what
     was created and nothing else. ``prepare_database(alias)`` runs after
-    each database is migrated. Return ``into``.
+    each database is migrated. With ``copies``, a database of the same
+    schema as one made before is copied from it instead of migrated.
+    Return ``into``.
     """
     time_keeper = time_keeper or NullTimeKeeper()
     for first, aliases in creations:
@@ -163,7 +167,12 @@ def create_test_databases(
         existed = None if keepdb else database_exists(connection, test_name)
         try:
             with time_keeper.timed(f"  Creating '{first}'"):
-                create_test_db(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+                if copies is None:
+                    create_test_db(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+                else:
+                    copies.create(
+                        connection, create_test_db, verbosity=verbosity, interactive=interactive, keepdb=keepdb
+                    )
         except BaseException:
             if created_before_failure(connection, test_name, existed):
                 into.append(TestDatabase(connection, real_name, test_name))

@@ -1,0 +1,217 @@
+"""
+Which test databases get the same schema and data from the same migrations.
+
+``migrate`` runs the same migrations on every alias; what differs between
+two aliases is what the routers allow on each (``allow_migrate``), the
+connection (engine, server, user, options, ``TEST`` settings), and any code
+of the project that tells aliases apart. When none of these differs, the
+second test database would be a copy of the first, and is made as one
+(``copies.py``): a copy costs milliseconds, a migrate seconds.
+
+"Same" is decided from facts that cannot be wrong, and anything in doubt
+keeps the alias on its own ``migrate``:
+
+- identical connection settings but for the database names;
+- identical answers of the project's routers for every model, every app,
+  and every migration operation that asks them (``RunPython`` and
+  ``RunSQL`` with their hints, model operations by model name);
+- no migration code of the project that could tell the aliases apart: a
+  ``RunPython`` function (or a ``pre_migrate`` / ``post_migrate`` receiver
+  outside Django) whose code names an alias or reads ``settings_dict`` or
+  ``DATABASES``, or a ``RunSQL`` that changes a database as a whole;
+- the backend can copy a database (PostgreSQL, SQLite).
+
+While the first of a group migrates, the other aliases' connections are
+watched: a statement sent through one of them (a data migration writing
+elsewhere through the routers) puts the group in doubt, and the others
+migrate (``copies.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connections, router
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import RunPython, RunSQL
+from django.db.models.signals import post_migrate, pre_migrate
+
+#: Backends whose test database the runner can copy (``copies.py``).
+COPYABLE_VENDORS = frozenset({"postgresql", "sqlite"})
+#: Settings that name a database, left out of the comparison.
+NAME_KEYS = frozenset({"NAME"})
+TEST_NAME_KEYS = frozenset({"NAME", "MIRROR", "DEPENDENCIES"})
+#: Names in code that reads which database it runs on.
+TELLING_NAMES = frozenset({"settings_dict", "DATABASES"})
+WHOLE_DATABASE_SQL = re.compile(r"\bDATABASE\b", re.IGNORECASE)
+
+
+def router_answer(db: str, app_label: str, **hints: Any) -> bool:
+    """
+    Return what the project's routers answer to ``allow_migrate`` (True when none answers).
+
+    Django's ``ConnectionRouter.allow_migrate``, asked of the project's
+    routers only: the runner's legacy router answers for unmanaged models,
+    which ``migrate`` never creates.
+    """
+    for each in router.routers:
+        method = getattr(each, "allow_migrate", None)
+        if method is None:
+            continue
+        answer = method(db, app_label, **hints)
+        if answer is not None:
+            return bool(answer)
+    return True
+
+
+def code_objects(function: Any) -> Iterator[types.CodeType]:
+    """Yield the code of ``function`` and of every function defined in it."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        code = getattr(getattr(function, "__call__", None), "__code__", None)  # noqa: B004 - a callable object
+    pending = [code] if code is not None else []
+    while pending:
+        current = pending.pop()
+        yield current
+        pending.extend(const for const in current.co_consts if isinstance(const, types.CodeType))
+
+
+def string_constants(constants: Iterable[Any]) -> Iterator[str]:
+    """Yield the strings among ``constants``, also inside tuples and frozensets (``x in {"a", "b"}``)."""
+    for constant in constants:
+        if isinstance(constant, str):
+            yield constant
+        elif isinstance(constant, (tuple, frozenset)):
+            yield from string_constants(constant)
+
+
+def may_tell_aliases_apart(function: Any, aliases: frozenset[str]) -> bool:
+    """
+    Return True if ``function``'s code could behave differently on two aliases.
+
+    Django's own code never does (it receives the alias and uses it).
+    Project code that names an alias in a literal, or reads the
+    connection's settings, might: ``if schema_editor.connection.alias ==
+    "default"``. Code that cannot be read counts as telling them apart.
+    """
+    module = getattr(function, "__module__", None) or ""
+    if module == "django" or module.startswith("django."):
+        return False
+    found = list(code_objects(function))
+    if not found:
+        return True
+    for code in found:
+        if TELLING_NAMES.intersection(code.co_names):
+            return True
+        if aliases.intersection(string_constants(code.co_consts)):
+            return True
+    return False
+
+
+def migration_operations() -> Iterator[tuple[str, Any]]:
+    """Yield (app_label, operation) for every migration on disk, nested operations included."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    for (app_label, _name), migration in sorted(loader.disk_migrations.items()):
+        pending = list(migration.operations)
+        while pending:
+            operation = pending.pop(0)
+            pending.extend(getattr(operation, "database_operations", []) or [])
+            yield app_label, operation
+
+
+def migrate_receivers() -> list[Any]:
+    """Return the functions connected to ``pre_migrate`` and ``post_migrate`` (a dead weak reference: none)."""
+    found = []
+    for signal in (pre_migrate, post_migrate):
+        for entry in signal.receivers:
+            reference = entry[1]
+            receiver = reference() if isinstance(reference, weakref.ReferenceType) else reference
+            if receiver is not None:
+                found.append(getattr(receiver, "__func__", receiver))
+    return found
+
+
+class SchemaFacts:
+    """What decides an alias's migrated schema and data, read once for every alias."""
+
+    def __init__(self, aliases: frozenset[str]) -> None:
+        #: Every configured alias: a literal naming one in migration code is a doubt.
+        self.aliases = aliases
+        self.models = sorted(apps.get_models(include_auto_created=True), key=lambda model: model._meta.label_lower)
+        self.app_labels = sorted(config.label for config in apps.get_app_configs())
+        self.operations = list(migration_operations())
+        self.cache_models = [
+            cache.cache_model_class
+            for cache in (caches[name] for name in settings.CACHES)
+            if hasattr(cache, "cache_model_class")
+        ]
+        #: The project's code that runs during migrate and might tell aliases apart.
+        self.code_in_doubt = self.find_code_in_doubt()
+
+    def find_code_in_doubt(self) -> bool:
+        functions: list[Any] = migrate_receivers()
+        for _app_label, operation in self.operations:
+            if isinstance(operation, RunPython):
+                functions += [operation.code, operation.reverse_code]
+            elif isinstance(operation, RunSQL) and WHOLE_DATABASE_SQL.search(str(operation.sql)):
+                return True
+        return any(function is not None and may_tell_aliases_apart(function, self.aliases) for function in functions)
+
+    def answers(self, alias: str) -> tuple[bool, ...]:
+        """Return the routers' answers for ``alias``, in a fixed order (the same questions for every alias)."""
+        answers = [router_answer(alias, label) for label in self.app_labels]
+        answers += [
+            model._meta.can_migrate(connections[alias])
+            and router_answer(alias, model._meta.app_label, model_name=model._meta.model_name, model=model)
+            for model in [*self.models, *self.cache_models]
+        ]
+        for app_label, operation in self.operations:
+            if isinstance(operation, (RunPython, RunSQL)):
+                answers.append(router_answer(alias, app_label, **operation.hints))
+            else:
+                name = getattr(operation, "model_name", None) or getattr(operation, "name", None)
+                if isinstance(name, str):
+                    answers.append(router_answer(alias, app_label, model_name=name.lower()))
+        return tuple(answers)
+
+
+def connection_facts(alias: str) -> tuple[Any, ...]:
+    """Return ``alias``'s connection settings that decide its schema: all but the database names."""
+    settings_dict = connections[alias].settings_dict
+    test_settings = settings_dict.get("TEST") or {}
+    return (
+        connections[alias].vendor,
+        repr(sorted((key, repr(value)) for key, value in settings_dict.items() if key not in (NAME_KEYS | {"TEST"}))),
+        repr(sorted((key, repr(value)) for key, value in test_settings.items() if key not in TEST_NAME_KEYS)),
+    )
+
+
+def schema_groups(firsts: Sequence[str]) -> list[tuple[str, ...]]:
+    """
+    Return the groups of ``firsts`` (the first aliases of test databases) that get the same schema.
+
+    Only groups of two or more, each in the order of ``firsts``; none when
+    the project's migration code is in doubt.
+    """
+    candidates = [alias for alias in firsts if connections[alias].vendor in COPYABLE_VENDORS]
+    if len(candidates) < 2:
+        return []
+    facts = SchemaFacts(frozenset(connections))
+    if facts.code_in_doubt:
+        return []
+    by_key: dict[tuple[Any, ...], list[str]] = {}
+    for alias in candidates:
+        by_key.setdefault((connection_facts(alias), facts.answers(alias)), []).append(alias)
+    return [tuple(group) for group in by_key.values() if len(group) > 1]
+
+
+def group_of(groups: Iterable[tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Return each alias's group."""
+    return {alias: group for group in groups for alias in group}

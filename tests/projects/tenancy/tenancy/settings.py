@@ -1,0 +1,60 @@
+"""
+Tenants that share one schema: the runner migrates one and copies the others.
+
+``default`` holds the ``catalog`` app; ``tenant_1`` to ``tenant_3`` hold
+``ledger``, whose migrations include a data migration; ``archive`` holds
+``ledger`` too, but the router keeps one of its models out (another schema).
+
+- TENANCY_BACKEND: sqlite (files, default), sqlite-memory or postgresql
+  (credentials from PG_HOST, PG_PORT, PG_USER, PG_PASSWORD).
+- TENANCY_DB_DIR: the folder of the SQLite files; TENANCY_PREFIX: the prefix
+  of the server database names (test databases get Django's ``test_``).
+- TENANCY_MIGRATIONS: ``canonical`` (default: the data migration uses the
+  alias it is given), ``names_alias`` (it treats ``tenant_1`` apart) or
+  ``writes_elsewhere`` (it writes to ``default`` through the router).
+"""
+
+import os
+from pathlib import Path
+
+BACKEND = os.environ.get("TENANCY_BACKEND", "sqlite")
+DB_DIR = Path(os.environ.get("TENANCY_DB_DIR", Path(__file__).resolve().parent.parent / "db"))
+PREFIX = os.environ.get("TENANCY_PREFIX", "tenancy")
+MIGRATIONS = os.environ.get("TENANCY_MIGRATIONS", "canonical")
+
+SECRET_KEY = "tenancy"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "catalog", "ledger", "checks"]
+DATABASE_ROUTERS = ["tenancy.routers.TenancyRouter"]
+TEST_RUNNER = "multidb_runner.MultiDBRunner"
+if MIGRATIONS != "canonical":
+    MIGRATION_MODULES = {"ledger": f"ledger.migrations_{MIGRATIONS}"}
+
+
+def database(name):
+    if BACKEND in ("sqlite", "sqlite-memory"):
+        DB_DIR.mkdir(parents=True, exist_ok=True)
+        settings = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DB_DIR / f"{name}.sqlite3")}
+        if BACKEND == "sqlite":
+            settings["TEST"] = {"NAME": str(DB_DIR / f"test_{name}.sqlite3")}
+        return settings
+    if BACKEND != "postgresql":
+        raise RuntimeError(f"TENANCY_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql.")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": f"{PREFIX}_{name}",
+        "HOST": os.environ.get("PG_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("PG_PORT", ""),
+        "USER": os.environ.get("PG_USER", ""),
+        "PASSWORD": os.environ.get("PG_PASSWORD", ""),
+    }
+
+
+DATABASES = {
+    "default": database("default"),
+    "tenant_1": database("tenant_1"),
+    "tenant_2": database("tenant_2"),
+    "tenant_3": database("tenant_3"),
+    "archive": database("archive"),
+}

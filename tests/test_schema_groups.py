@@ -1,0 +1,53 @@
+"""``setup/schema_groups.py``: when migration code could tell two aliases apart."""
+
+from django.db import migrations
+from django.test import SimpleTestCase
+
+from multidb_runner.setup.schema_groups import may_tell_aliases_apart
+
+ALIASES = frozenset({"default", "tenant_1", "tenant_2"})
+
+
+def canonical(apps, schema_editor):
+    db_alias = schema_editor.connection.alias
+    apps.get_model("ledger", "Currency").objects.using(db_alias).create(code="EUR")
+
+
+def names_an_alias(apps, schema_editor):
+    if schema_editor.connection.alias != "default":
+        return
+
+
+def reads_the_settings(apps, schema_editor):
+    return schema_editor.connection.settings_dict["NAME"]
+
+
+def names_an_alias_inside(apps, schema_editor):
+    def inner(alias):
+        return alias == "tenant_2"
+
+    return inner(schema_editor.connection.alias)
+
+
+class Callable:
+    def __call__(self, apps, schema_editor):
+        return schema_editor.connection.alias in {"tenant_1"}
+
+
+class MayTellAliasesApartTests(SimpleTestCase):
+    def test_code_that_uses_the_alias_it_is_given_does_not(self):
+        self.assertFalse(may_tell_aliases_apart(canonical, ALIASES))
+
+    def test_djangos_own_code_does_not(self):
+        self.assertFalse(may_tell_aliases_apart(migrations.RunPython.noop, ALIASES))
+
+    def test_code_naming_an_alias_does(self):
+        self.assertTrue(may_tell_aliases_apart(names_an_alias, ALIASES))
+        self.assertTrue(may_tell_aliases_apart(names_an_alias_inside, ALIASES))
+        self.assertTrue(may_tell_aliases_apart(Callable(), ALIASES))
+
+    def test_code_reading_the_connection_settings_does(self):
+        self.assertTrue(may_tell_aliases_apart(reads_the_settings, ALIASES))
+
+    def test_code_that_cannot_be_read_does(self):
+        self.assertTrue(may_tell_aliases_apart(len, ALIASES))
