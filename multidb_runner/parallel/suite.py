@@ -24,6 +24,8 @@ from typing import Any
 
 from django.test.runner import ParallelTestSuite
 
+# Defined with the other errors users see; importable from here as before.
+from ..errors import WorkerProblem as WorkerProblem
 from ..isolation.layer import IsolationLayer
 from . import worker as workers
 from .dead_workers import ClassTests, blame_dead_workers, class_not_reported
@@ -32,14 +34,6 @@ from .worker import WorkerSlots, WorkerState
 #: What a worker sends back for a class: its index, the events of its
 #: tests, why some could not be sent (or None), and the aliases it used.
 SubsuiteOutcome = tuple[int, list[Any], str | None, dict[str, set[str]]]
-
-
-class WorkerProblem(Exception):
-    """A worker could not report the result of some tests."""
-
-
-# As test output shows it: multidb_runner.parallel.WorkerProblem.
-WorkerProblem.__module__ = "multidb_runner.parallel"
 
 
 @dataclass

@@ -20,12 +20,13 @@ from io import StringIO
 from typing import Any
 
 from django.core import serializers
-from django.core.management.base import CommandError
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.creation import BaseDatabaseCreation
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
+# Defined with the other errors users see; importable from here as before.
+from ..errors import TestDatabaseLeftOver as TestDatabaseLeftOver
 from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, sqlite_path
 
 # Also imported from here by the runner and the pytest plugin.
@@ -71,10 +72,6 @@ def create_test_db(connection: BaseDatabaseWrapper, *, verbosity: int, interacti
             "is no input to answer whether to delete it. Run with --noinput to "
             "replace it without asking, or delete it yourself."
         ) from None
-
-
-class TestDatabaseLeftOver(CommandError):
-    """A leftover test database, and no answer to Django's question about it."""
 
 
 @dataclass

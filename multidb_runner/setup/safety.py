@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
+
+# Defined with the other errors users see; importable from here as before.
+from ..errors import UnsafeDestruction as UnsafeDestruction
 from .addresses import LocalMachine, ServerAddress, server_address
 from .catalog import is_in_memory_name, sqlite_path
 from .naming import clone_name, test_database_name
@@ -168,10 +171,6 @@ def describe_aliases(aliases: Iterable[str]) -> str:
     aliases = list(aliases)
     noun = "alias" if len(aliases) == 1 else "aliases"
     return f"{noun} {', '.join(map(repr, aliases))}"
-
-
-class UnsafeDestruction(ConfigurationError):
-    """The runner was about to destroy (or clone over) a database that is a configured real database."""
 
 
 class ServerQuestions:
