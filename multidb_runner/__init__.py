@@ -16,11 +16,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .errors import ConfigurationError
-    from .isolation.read_only import ReadOnlyMirrorError
+    from .errors import ConfigurationError, ReadOnlyMirrorError, TestDatabaseSetupError
     from .options import DEFAULTS
     from .runner import MultiDBRunner
-    from .setup.lazy import TestDatabaseSetupError
 
 __version__ = "0.1.0"
 
@@ -38,8 +36,8 @@ PUBLIC_NAMES = {
     "DEFAULTS": ".options",
     "ConfigurationError": ".errors",
     "MultiDBRunner": ".runner",
-    "ReadOnlyMirrorError": ".isolation.read_only",
-    "TestDatabaseSetupError": ".setup.lazy",
+    "ReadOnlyMirrorError": ".errors",
+    "TestDatabaseSetupError": ".errors",
 }
 
 

@@ -17,14 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.core.management.base import CommandError
+# Defined with the other errors users see; importable from here as before.
+from .errors import TestRunInterrupted as TestRunInterrupted
 
 #: The signals that end a run cleanly; each gives exit code 128 + its number.
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-class TestRunInterrupted(CommandError):
-    """The run was stopped with Ctrl-C (or SIGTERM, SIGHUP): it fails, whatever the tests did."""
 
 
 class CurrentTestRecorder:

@@ -22,17 +22,14 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from django.core.management.base import CommandError
+# Defined with the other errors users see; importable from here as before.
+from .errors import OutputClosed as OutputClosed
 
 #: The exit status of a run cut short by a closed output (a process killed by SIGPIPE gives it too).
 OUTPUT_CLOSED_STATUS = 128 + getattr(signal, "SIGPIPE", 13)
 STANDARD_STREAMS = ("stdout", "stderr")
 #: What the messages call the standard streams, by file descriptor.
 STREAM_NAMES = {1: "output", 2: "error"}
-
-
-class OutputClosed(CommandError):
-    """The run's output lost its reader (a pipe such as ``| head`` closed): the run stopped and cleaned up."""
 
 
 class DiscardingStream:

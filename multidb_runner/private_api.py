@@ -49,7 +49,7 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(
         "django.db.backends.base.creation.BaseDatabaseCreation",
         "_get_test_db_name",
-        "databases",
+        "naming",
         "the test database's name exactly as Django computes it (TEST['NAME'] or a default, per backend)",
     ),
     PrivateName(
@@ -62,7 +62,7 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(
         "django.db.backends.base.creation.BaseDatabaseCreation",
         "_destroy_test_db",
-        "databases, clones",
+        "catalog",
         "destroy a database by its recorded name; destroy_test_db() derives the name from settings",
     ),
     PrivateName(

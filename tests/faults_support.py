@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -24,7 +23,15 @@ from pathlib import Path
 from multidb_runner.setup.lock_files import CLAIMS_FOLDER
 from multidb_runner.setup.locks import lock_key, lock_name
 
-from .e2e import PROJECTS, REPO, Result, make_temp_dir
+from .e2e import (
+    PROJECTS,
+    REPO,
+    ProjectProcess,
+    Result,
+    default_signal_handling,
+    make_temp_dir,
+    project_environment,
+)
 
 FAULTS_PROJECT = PROJECTS / "faults"
 #: Safety net: a run that takes longer is stopped, workers and all, and fails the test.
@@ -393,18 +400,6 @@ def create_precious(connection, rows: int, placeholder: str) -> None:
     connection.commit()
 
 
-def default_signal_handling() -> None:
-    """
-    Start the run with the signals under test handled as in a terminal.
-
-    A process inherits an ignored SIGINT, as when this suite itself runs
-    with --parallel (workers ignore Ctrl-C), and Python then leaves it
-    ignored; see ``default_sigint`` in test_parallel_end_to_end.
-    """
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
-
-
 def group_members(group: int) -> list[int]:
     """Return the live processes of process group ``group`` other than its leader (Linux /proc)."""
     members = []
@@ -437,7 +432,7 @@ class FaultsResult(Result):
         return super().__repr__() + stragglers
 
 
-class FaultsProcess:
+class FaultsProcess(ProjectProcess):
     """``manage.py ARGS`` of the faults project, in a session of its own, output in files."""
 
     counter = 0
@@ -527,16 +522,6 @@ class FaultsProcess:
             time.sleep(POLL_SECONDS)
         return members
 
-    def kill_group(self) -> None:
-        """Kill the run's process group: the main process, its workers and helpers."""
-        # Only while the main process is not reaped: until then its pid, the
-        # group's id, cannot have been given to an unrelated process.
-        if self.process.returncode is None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
     def stop(self) -> None:
         """Make sure nothing of the run is left running (a test cleanup)."""
         if self.process.returncode is None:
@@ -611,12 +596,10 @@ class Sandbox:
         return self.server.query(name, sql)
 
     def env(self, **extra: str) -> dict[str, str]:
-        environment = {key: value for key, value in os.environ.items() if not key.startswith(PRIVATE_PREFIXES)}
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        environment.update(self.server.settings(self.prefix))
-        environment["FAULTS_MARKER_DIR"] = str(self.marker_dir)
-        environment.update(extra)
-        return environment
+        return project_environment(
+            {**self.server.settings(self.prefix), "FAULTS_MARKER_DIR": str(self.marker_dir), **extra},
+            drop=PRIVATE_PREFIXES,
+        )
 
     def start(self, *args: str, stdin: str | None = "", **env: str) -> FaultsProcess:
         """Start ``manage.py ARGS``; ``env`` adds FAULTS_* variables."""

@@ -1,23 +1,18 @@
 """
 The ``shop`` sample project's harness, for every end-to-end test module.
 
-Each test runs ``manage.py`` of ``tests/projects/shop`` in a subprocess (in
-a process group of its own, so that a safety-net timeout stops its workers
-too) with its SQLite files in a fresh folder, then checks the exit code, the
-lines that matter and the files left behind.
+Each test runs ``manage.py`` of ``tests/projects/shop`` in a subprocess
+(``e2e.ProjectProcess``: a process group of its own, so that a safety-net
+timeout stops its workers too) with its SQLite files in a fresh folder,
+then checks the exit code, the lines that matter and the files left behind.
 """
 
 import os
-import signal
-import subprocess
-import sys
 
 from django.test import SimpleTestCase
 
-from .e2e import PROJECTS, REPO, Result, make_temp_dir, only_with_backend
+from .e2e import make_temp_dir, only_with_backend, start_manage
 
-#: Safety net: a run that takes longer is stopped, workers and all, and fails the test.
-RUN_TIMEOUT = 300
 #: Upper bound of every wait for the subprocess to reach a point.
 WAIT_SECONDS = 60
 POLL_SECONDS = 0.05
@@ -26,16 +21,6 @@ INTERRUPTED = (
     "TestRunInterrupted: The test run was interrupted (Ctrl-C); it is reported as failed. "
     "Test databases were destroyed unless --keepdb was given."
 )
-
-
-def default_sigint():
-    """
-    Start with SIGINT handled as in a terminal.
-
-    A process inherits an ignored SIGINT, as when this suite itself runs
-    with --parallel (workers ignore Ctrl-C), and Python then leaves it ignored.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def is_running(pid):
@@ -54,59 +39,6 @@ def is_running(pid):
         return True
 
 
-class ShopProcess:
-    """``manage.py ARGS`` of the shop project, running in a process group of its own."""
-
-    def __init__(self, args, env):
-        environment = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "SHOP_"))}
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        environment.update(env)
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=PROJECTS / "shop",
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            preexec_fn=default_sigint,
-        )
-        self.pid = self.process.pid
-
-    def finish(self, timeout=RUN_TIMEOUT):
-        """Wait for the run to end and return its Result; fail if it takes longer than ``timeout``."""
-        try:
-            stdout, stderr = self.process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill_group()
-            stdout, stderr = self.process.communicate()
-            raise AssertionError(
-                f"manage.py did not finish within {timeout} s; stopped it.\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-            ) from None
-        return Result(subprocess.CompletedProcess(self.process.args, self.process.returncode, stdout, stderr))
-
-    def kill_group(self):
-        """Kill the run's process group: the main process, its workers and helpers."""
-        # Only while the main process is not reaped: until then its pid, the
-        # group's id, cannot have been given to an unrelated process.
-        if self.process.returncode is None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def stop(self):
-        """Make sure nothing of the run is left running (a test cleanup)."""
-        if self.process.returncode is None:
-            self.kill_group()
-            self.process.communicate()
-
-    def wait_for_death_unreaped(self):
-        """Wait until the main process has ended, leaving it a zombie (so the group id stays ours)."""
-        os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
-
-
 @only_with_backend("sqlite")
 class ShopTestCase(SimpleTestCase):
     """Run the shop project with its SQLite files in a fresh folder."""
@@ -117,12 +49,12 @@ class ShopTestCase(SimpleTestCase):
         self.db_dir = make_temp_dir(self)
 
     def start(self, *args, **env):
-        """Start ``manage.py ARGS`` with ``env`` added; return the running ShopProcess."""
+        """Start ``manage.py ARGS`` with ``env`` added; return the running ProjectProcess."""
         environment = {"SHOP_DB_DIR": str(self.db_dir)}
         if self.in_memory:
             environment["SHOP_IN_MEMORY"] = "1"
         environment.update(env)
-        process = ShopProcess(args, environment)
+        process = start_manage("shop", *args, env=environment)
         self.addCleanup(process.stop)
         return process
 

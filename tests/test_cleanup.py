@@ -22,7 +22,7 @@ from unittest import TestCase, skipIf, skipUnless
 from django.db import connections
 from django.db.backends.base.base import NO_DB_ALIAS
 
-from multidb_runner.parallel.suite import describe_exit_code
+from multidb_runner.parallel.dead_workers import describe_exit_code
 from multidb_runner.setup.catalog import database_exists
 from multidb_runner.setup.clones import WorkerClones
 from multidb_runner.setup.databases import TestDatabase, created_before_failure, destroy_test_databases

@@ -19,6 +19,7 @@ what stock Django leaves after a flush too, so they are not recorded.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from importlib import import_module
@@ -180,24 +181,19 @@ def forget_flushed(
     writes.tables = {name for name in writes.tables if not (facts.resolve(name) or set()) <= tables}
 
 
-_management_imported = False
-
-
+@functools.cache
 def import_management_modules() -> None:
     """
     Import each app's ``management`` module, as the ``flush`` command does.
 
-    Some apps connect their ``post_migrate`` handlers there.
+    Some apps connect their ``post_migrate`` handlers there. Cached: once
+    per process imports them all, and each flush needs not look again.
     """
-    global _management_imported
-    if _management_imported:
-        return
     for app_config in apps.get_app_configs():
         try:
             import_module(".management", app_config.name)
         except ImportError:
             pass
-    _management_imported = True
 
 
 class SelectiveFlush:

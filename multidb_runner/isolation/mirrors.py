@@ -25,7 +25,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.transaction import TransactionManagementError
 from django.test import SimpleTestCase
 
-from .read_only import DatabaseVerdict, ReadOnlyCursor, ReadOnlyMirrorError
+from ..errors import ReadOnlyMirrorError
+from .read_only import DatabaseVerdict, ReadOnlyCursor
 
 #: The settings that say where and as whom to connect.
 CONNECTION_SETTINGS = ("NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")

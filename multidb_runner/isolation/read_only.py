@@ -29,8 +29,8 @@ from collections.abc import Callable, Collection, Iterator
 from functools import lru_cache, partial
 from typing import Any
 
-from django.db import DatabaseError
-
+# Defined with the other errors users see; importable from here as before.
+from ..errors import ReadOnlyMirrorError as ReadOnlyMirrorError
 from .statements import (
     SCHEMA_HEADS,
     Token,
@@ -55,10 +55,6 @@ EXPLAIN_HEADS = frozenset({"explain", "describe", "desc", "analyze"})
 #: Driver cursor methods that send SQL past ``execute``: the position of their SQL argument, or
 #: None when calling them writes whatever the argument (psycopg 2's ``copy_from``).
 DRIVER_METHODS: dict[str, int | None] = {"copy": 0, "copy_expert": 0, "executescript": 0, "copy_from": None}
-
-
-class ReadOnlyMirrorError(DatabaseError):
-    """A write was sent through a mirror: a read replica would refuse it."""
 
 
 def refused_write(sql: Any, vendor: str, writing_functions: Collection[str] = ()) -> str | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from django.test import SimpleTestCase, TestCase, TransactionTestCase
+from django.test import SimpleTestCase, TransactionTestCase
 
 from ..planning.injection import class_key
 
@@ -64,15 +64,6 @@ class DatabaseUsage:
             add_databases_failures(cls)
 
         return classmethod(_add_databases_failures)
-
-
-#: Django's steps whose statements are the test framework's, not the test's.
-FRAMEWORK_STEPS: tuple[tuple[type, str], ...] = (
-    (TestCase, "_enter_atomics"),
-    (TestCase, "_rollback_atomics"),
-    (TestCase, "_fixture_teardown"),
-    (TransactionTestCase, "_fixture_teardown"),
-)
 
 
 def quieted(method: Any, quiet: Callable[[], AbstractContextManager[None]]) -> Any:

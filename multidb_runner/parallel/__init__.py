@@ -5,6 +5,6 @@ Parallel runs: the suite the main process runs (``suite``) and what runs in each
 them, is named here, as it appears in test output.
 """
 
-from .suite import WorkerProblem
+from ..errors import WorkerProblem
 
 __all__ = ["WorkerProblem"]

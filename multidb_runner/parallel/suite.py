@@ -14,28 +14,55 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
-import signal
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.test.runner import ParallelTestSuite
 
-from ..errors import sentence
+# Defined with the other errors users see; importable from here as before.
+from ..errors import WorkerProblem as WorkerProblem
 from ..isolation.layer import IsolationLayer
 from . import worker as workers
+from .dead_workers import ClassTests, blame_dead_workers, class_not_reported
 from .worker import WorkerSlots, WorkerState
 
+#: What a worker sends back for a class: its index, the events of its
+#: tests, why some could not be sent (or None), and the aliases it used.
+SubsuiteOutcome = tuple[int, list[Any], str | None, dict[str, set[str]]]
 
-class WorkerProblem(Exception):
-    """A worker could not report the result of some tests."""
 
+@dataclass
+class WorkerPool:
+    """What the main process knows of its pool of workers during one run of the suite."""
 
-# As test output shows it: multidb_runner.parallel.WorkerProblem.
-WorkerProblem.__module__ = "multidb_runner.parallel"
+    executor: ProcessPoolExecutor
+    #: How many workers have begun their initializer (shared with them).
+    workers_started: Any
+    #: What each worker is running (shared with them).
+    slots: WorkerSlots
+    #: The subsuites not sent yet: (index, subsuite), in order.
+    pending: list[tuple[int, Any]]
+    #: In flight, in the order sent: (subsuite index, when it started, or
+    #: None while it waits behind another class for a worker).
+    running: dict[Future[SubsuiteOutcome], tuple[int, float | None]] = field(default_factory=dict)
+    #: pid -> worker process, kept here: the pool forgets its dead workers.
+    processes: dict[int, Any] = field(default_factory=dict)
+
+    def remember_processes(self) -> None:
+        """Note the pool's workers, so that one that dies can still be asked how it ended."""
+        self.processes.update(getattr(self.executor, "_processes", None) or {})
+
+    def running_in_slots(self) -> dict[int, tuple[int, int]]:
+        """Return what each worker's slot shows it running: pid -> (subsuite index, test index)."""
+        running: dict[int, tuple[int, int]] = {}
+        for pid, index, test in zip(self.slots.pids, self.slots.classes, self.slots.tests, strict=True):
+            running.setdefault(pid, (index, test))
+        return running
 
 
 class MultiDBParallelTestSuite(ParallelTestSuite):
@@ -52,82 +79,117 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
     #: How often the main process looks at its workers, in seconds.
     poll_interval = 0.2
 
-    def run(self, result: Any, debug: bool = False) -> Any:  # noqa: C901 - one loop, several outcomes
+    def run(self, result: Any, debug: bool = False) -> Any:
+        """
+        Run the subsuites in the pool until all are reported or the run must stop.
+
+        Each turn sends classes to keep one ready per worker, waits a little
+        for results, collects those that came back, then looks for a class
+        that outlived the timeout. A dead worker or a hung class ends the run
+        at once, with every worker killed.
+        """
         state = self.worker_state
         if state is None:
             raise RuntimeError("MultiDBParallelTestSuite.worker_state was not set by the runner.")
+        pool = self.start_pool(state)
+        # Don't buffer in the main process to avoid error propagation issues.
+        result.buffer = False
+        clean_exit = False
+        try:
+            while (pool.pending or pool.running) and not result.shouldStop:
+                self.submit(pool)
+                for future in self.wait_for_results(pool):
+                    if self.collect(pool, result, future):
+                        return result
+                if self.time_out(pool, result):
+                    return result
+            clean_exit = True
+        finally:
+            if clean_exit and not result.shouldStop:
+                pool.executor.shutdown(wait=True)
+            else:
+                self.kill_workers(pool.executor)
+        return result
+
+    def start_pool(self, state: WorkerState) -> WorkerPool:
+        """Create the pool of workers (they start with the first class sent) and what tracks them."""
         context = multiprocessing.get_context(state.start_method)
         counter = context.Value(ctypes.c_int, 0)
         slots = WorkerSlots.create(context, self.processes)
-        #: pid -> worker process, kept here: the pool forgets its dead workers.
-        processes: dict[int, Any] = {}
-        # Don't buffer in the main process to avoid error propagation issues.
-        result.buffer = False
-        pending = list(enumerate(self.subsuites))
-        # In flight, in the order sent: (subsuite index, when it started, or
-        # None while it waits behind another class for a worker).
-        running: dict[Future[tuple[int, list[Any], str | None, dict[str, set[str]]]], tuple[int, float | None]] = {}
         executor = ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=context,
             initializer=workers.init_worker,
             initargs=(counter, state, slots, self.isolation if state.start_method == "fork" else None),
         )
-        clean_exit = False
+        return WorkerPool(executor, counter, slots, pending=list(enumerate(self.subsuites)))
+
+    def submit(self, pool: WorkerPool) -> None:
+        """
+        Send classes to the pool until one waits ready for each worker.
+
+        A worker that finishes then starts the next class without a round
+        trip to the main process.
+        """
+        while pool.pending and len(pool.running) < 2 * self.processes:
+            index, subsuite = pool.pending.pop(0)
+            args = (self.runner_class, index, subsuite, self.failfast, self.buffer)
+            pool.running[pool.executor.submit(workers.run_subsuite, args)] = (index, None)
+        self.mark_started(pool.running)
+
+    def wait_for_results(self, pool: WorkerPool) -> set[Future[SubsuiteOutcome]]:
+        """Wait up to ``poll_interval`` seconds for classes to finish; return those that did."""
+        pool.remember_processes()
+        done, _ = wait(pool.running, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
+        return done
+
+    def collect(self, pool: WorkerPool, result: Any, future: Future[SubsuiteOutcome]) -> bool:
+        """
+        Report the outcome of a finished class; return True if the run must end now.
+
+        It must when the pool broke: a worker died.
+        """
+        index, _ = pool.running.pop(future)
         try:
-            while (pending or running) and not result.shouldStop:
-                # One class waits ready for each worker, so that a worker that
-                # finishes starts the next class without a round trip.
-                while pending and len(running) < 2 * self.processes:
-                    index, subsuite = pending.pop(0)
-                    args = (self.runner_class, index, subsuite, self.failfast, self.buffer)
-                    running[executor.submit(workers.run_subsuite, args)] = (index, None)
-                self.mark_started(running)
-                processes.update(getattr(executor, "_processes", None) or {})
-                done, _ = wait(running, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index, _ = running.pop(future)
-                    try:
-                        _, events, problem, used = future.result()
-                    except BrokenProcessPool:
-                        running[future] = (index, 0.0)
-                        processes.update(getattr(executor, "_processes", None) or {})
-                        unreported = [i for i, _ in running.values()] + [i for i, _ in pending]
-                        self.report_broken_pool(result, unreported, processes, slots, counter.value)
-                        return result
-                    except Exception as exc:
-                        self.report_problem(result, index, f"its results could not be sent back: {exc!r}")
-                    else:
-                        if self.usage_sink is not None:
-                            self.usage_sink(used)
-                        tests = list(self.subsuites[index])
-                        for event in events:
-                            self.handle_event(result, tests, event)  # type: ignore[arg-type]
-                        if problem is not None:
-                            self.report_unsent(result, index, events, problem)
-                if self.timeout is not None:
-                    self.mark_started(running)
-                    now = time.monotonic()
-                    late = [
-                        index
-                        for index, started in running.values()
-                        if started is not None and now - started > self.timeout
-                    ]
-                    if late:
-                        for index in late:
-                            self.report_problem(
-                                result, index, f"it did not finish within {self.timeout:g} seconds (hung worker)"
-                            )
-                        self.report_not_run(result, [i for i, _ in running.values() if i not in late])
-                        result.stop()
-                        return result
-            clean_exit = True
-        finally:
-            if clean_exit and not result.shouldStop:
-                executor.shutdown(wait=True)
-            else:
-                self.kill_workers(executor)
-        return result
+            _, events, problem, used = future.result()
+        except BrokenProcessPool:
+            # Unreported like those still in flight, and last of them, as it was sent.
+            pool.running[future] = (index, 0.0)
+            self.attribute_dead_worker(pool, result)
+            return True
+        except Exception as exc:
+            self.report_problem(result, index, f"its results could not be sent back: {exc!r}")
+        else:
+            if self.usage_sink is not None:
+                self.usage_sink(used)
+            tests = list(self.subsuites[index])
+            for event in events:
+                self.handle_event(result, tests, event)  # type: ignore[arg-type]
+            if problem is not None:
+                self.report_unsent(result, index, events, problem)
+        return False
+
+    def time_out(self, pool: WorkerPool, result: Any) -> bool:
+        """
+        Stop the run if a class has outlived the timeout; return True if it did.
+
+        The late classes get the error; the others in flight were not run
+        to the end.
+        """
+        if self.timeout is None:
+            return False
+        self.mark_started(pool.running)
+        now = time.monotonic()
+        late = [
+            index for index, started in pool.running.values() if started is not None and now - started > self.timeout
+        ]
+        if not late:
+            return False
+        for index in late:
+            self.report_problem(result, index, f"it did not finish within {self.timeout:g} seconds (hung worker)")
+        self.report_not_run(result, [i for i, _ in pool.running.values() if i not in late])
+        result.stop()
+        return True
 
     def mark_started(self, running: dict[Any, tuple[int, float | None]]) -> None:
         """
@@ -148,7 +210,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
 
     def report_problem(self, result: Any, index: int, why: str) -> None:
         """Report every test of subsuite ``index`` as an error, saying why."""
-        error = WorkerProblem(f"Tests of {self.describe(index)} were not reported by their worker: {sentence(why)}")
+        error = WorkerProblem(class_not_reported(self.describe(index), why))
         for test in self.subsuites[index]:
             result.addError(test, (WorkerProblem, error, None))
 
@@ -182,16 +244,43 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         for index in indexes:
             self.report_problem(result, index, "the run was stopped because another worker failed")
 
-    def report_broken_pool(
-        self, result: Any, unreported: list[int], processes: dict[int, Any], slots: WorkerSlots, started: int
-    ) -> None:
+    def attribute_dead_worker(self, pool: WorkerPool, result: Any) -> None:
         """
         A worker process died: blame the test it was running, count the tests that never ran, stop.
 
-        The pool terminates its other workers (SIGTERM) as soon as one dies;
-        the dead one is the worker whose end was not that. Its slot says
-        which class and test it was running.
+        Which test that was is decided by ``blame_dead_workers`` from the
+        workers' exit codes and slots; this reports its verdict.
         """
+        pool.remember_processes()
+        unreported = [index for index, _ in pool.running.values()] + [index for index, _ in pool.pending]
+        verdict = blame_dead_workers(
+            unreported,
+            {index: self.class_tests(index) for index in unreported},
+            self.exit_codes(pool.processes),
+            pool.running_in_slots(),
+            pool.workers_started.value,
+        )
+        for blame in verdict.blames:
+            tests = list(self.subsuites[blame.index])
+            error = WorkerProblem(blame.message)
+            if blame.test is None:
+                for test in tests:
+                    result.addError(test, (WorkerProblem, error, None))
+            else:
+                result.startTest(tests[blame.test])
+                result.addError(tests[blame.test], (WorkerProblem, error, None))
+                result.stopTest(tests[blame.test])
+        sys.stderr.write(f"\n{verdict.summary}\n")
+        result.stop()
+
+    def class_tests(self, index: int) -> ClassTests:
+        """Describe subsuite ``index`` for ``blame_dead_workers``."""
+        tests: list[Any] = list(self.subsuites[index])
+        return ClassTests(self.describe(index), tuple(test.id() for test in tests))
+
+    @staticmethod
+    def exit_codes(processes: dict[int, Any]) -> dict[int, int]:
+        """Wait up to 10 seconds for the workers to end; return the exit code of each that did, by pid."""
         deadline = time.monotonic() + 10
         for process in processes.values():
             process.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -199,56 +288,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         # just collected may not be recorded yet when join() returns.
         while any(process.exitcode is None for process in processes.values()) and time.monotonic() < deadline:
             time.sleep(0.01)
-        ends = {pid: process.exitcode for pid, process in processes.items() if process.exitcode is not None}
-        dead = [pid for pid, code in ends.items() if code not in (0, -signal.SIGTERM)]
-        if not dead:
-            dead = [pid for pid, code in ends.items() if code != 0]
-        blamed: dict[int, tuple[int, int]] = {}
-        for pid in dead:
-            slot = slots.slot_of(pid)
-            if slot is not None and slots.classes[slot] in unreported:
-                blamed[slots.classes[slot]] = (slots.tests[slot], ends[pid])
-        if not blamed:
-            # Only the dead worker's own end tells anything; the others were ended by the pool.
-            codes = sorted({ends[pid] for pid in dead if ends[pid] != -signal.SIGTERM})
-            how = f" (exit code {', '.join(map(describe_exit_code, codes))})" if codes else ""
-            if started <= 0 or any(code == 0 for code in ends.values()):
-                # A worker whose initializer fails ends with status 0 after logging its traceback.
-                why = "a worker process failed to start; see its traceback above"
-            else:
-                why = "a worker process died between test classes"
-            for index in unreported:
-                self.report_problem(result, index, f"{why}{how}")
-            sys.stderr.write(f"\nA parallel test worker died{how}: {sentence(why)} Stopping the run.\n")
-            result.stop()
-            return
-        not_run = lost = 0
-        lines = []
-        for index in unreported:
-            tests: list[Any] = list(self.subsuites[index])
-            if index not in blamed:
-                not_run += len(tests)
-                continue
-            test_index, exit_code = blamed[index]
-            code = describe_exit_code(exit_code)
-            if not 0 <= test_index < len(tests):
-                self.report_problem(result, index, f"its worker died before its first test (exit code {code})")
-                lines.append(f"A parallel test worker died while running {self.describe(index)}, exit code {code}")
-                continue
-            culprit = tests[test_index]
-            lines.append(f"A parallel test worker died while running {culprit.id()}, exit code {code}")
-            result.startTest(culprit)
-            result.addError(culprit, (WorkerProblem, WorkerProblem(f"{lines[-1]}."), None))
-            result.stopTest(culprit)
-            # The tests of that class before it ran, but their outcomes died with the worker.
-            lost += test_index
-            not_run += len(tests) - 1 - test_index
-        total = not_run + lost
-        counted = f"{total} {'test' if total == 1 else 'tests'} did not run"
-        if lost:
-            counted += f" ({lost} of them ran before it in that worker; their outcomes were lost)"
-        sys.stderr.write("\n" + ";\n".join(lines) + f"; {counted}. Stopping the run.\n")
-        result.stop()
+        return {pid: process.exitcode for pid, process in processes.items() if process.exitcode is not None}
 
     @staticmethod
     def kill_workers(executor: ProcessPoolExecutor) -> None:
@@ -257,13 +297,3 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             if process.is_alive():
                 process.kill()
         executor.shutdown(wait=True, cancel_futures=True)
-
-
-def describe_exit_code(code: int) -> str:
-    """Return a worker's exit code as people read it: ``-9 (killed by SIGKILL)``."""
-    if code < 0:
-        try:
-            return f"{code} (killed by {signal.Signals(-code).name})"
-        except ValueError:
-            pass
-    return str(code)

@@ -1,10 +1,14 @@
 """
-Which databases exist: a file, or a name in the server's catalog.
+Which databases exist, a file or a name in the server's catalog, and how one is dropped.
 
 The cleanup destroys a database only if this run created it. When creation
 is cut short (a signal, an error, a prompt answered "no") Django may or may
 not have created the test database yet; comparing what exists before and
 after tells.
+
+The facts about SQLite files (in-memory names, ``file:`` URIs, the journal
+files beside a database) live here too, so that every module that creates,
+checks or destroys a database reads them from one place.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from __future__ import annotations
 import os
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+#: Files SQLite keeps beside a database; a stale journal would be replayed
+#: into a new database of the same name.
+SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
 
 #: The query listing the databases whose names match a LIKE pattern, per vendor.
 LIKE_QUERIES = {
@@ -28,6 +36,35 @@ def is_in_memory_name(name: str) -> bool:
 def sqlite_path(name: str) -> str:
     """Return the file of a SQLite database name (``file:`` URIs included)."""
     return name[len("file:") :].split("?", 1)[0] if name.startswith("file:") else name
+
+
+def is_in_memory(connection: BaseDatabaseWrapper) -> bool:
+    """Return True for an in-memory SQLite test database."""
+    return connection.vendor == "sqlite" and bool(
+        connection.creation.is_in_memory_db(connection.settings_dict["NAME"])  # type: ignore[attr-defined]
+    )
+
+
+def remove_sqlite_sidecars(path: str) -> None:
+    """Remove the journal and WAL files of the SQLite database at ``path``."""
+    for suffix in SQLITE_SIDECARS:
+        try:
+            os.remove(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def drop_database(connection: BaseDatabaseWrapper, name: str, verbosity: int) -> None:
+    """
+    Drop database ``name`` of ``connection``'s server, by that name; a SQLite file with its journal files.
+
+    ``destroy_test_db()`` would derive the name from the settings, which may
+    name another database by then: the caller passes the name it recorded.
+    A process that died mid-transaction leaves its journal beside the file.
+    """
+    connection.creation._destroy_test_db(name, verbosity)  # type: ignore[attr-defined]
+    if connection.vendor == "sqlite" and not is_in_memory_name(name):
+        remove_sqlite_sidecars(name)
 
 
 def like_escape(name: str) -> str:

@@ -23,36 +23,11 @@ from dataclasses import dataclass, field
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .catalog import database_exists, databases_like, is_in_memory_name, like_escape
+from .catalog import database_exists, databases_like, drop_database, like_escape, remove_sqlite_sidecars
+
+# Also imported from here by the workers.
+from .catalog import is_in_memory as is_in_memory
 from .safety import RealDatabases
-
-#: Files SQLite keeps beside a database; a stale journal would be replayed
-#: into a new database of the same name.
-SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
-
-
-def remove_sqlite_sidecars(path: str) -> None:
-    """Remove the journal and WAL files of the SQLite database at ``path``."""
-    for suffix in SQLITE_SIDECARS:
-        try:
-            os.remove(f"{path}{suffix}")
-        except FileNotFoundError:
-            pass
-
-
-def clone_name(vendor: str, test_name: str, number: int) -> str | None:
-    """
-    Return the name Django gives worker ``number``'s clone of ``test_name``.
-
-    As the backends' ``get_test_db_clone_settings()`` do: ``<name>_<n>``,
-    before the extension for SQLite files; None for in-memory SQLite.
-    """
-    if vendor == "sqlite":
-        if is_in_memory_name(test_name):
-            return None
-        root, ext = os.path.splitext(test_name)
-        return f"{root}_{number}{ext}"
-    return f"{test_name}_{number}"
 
 
 def sqlite_clone_path(connection: BaseDatabaseWrapper, suffix: str) -> str | None:
@@ -61,13 +36,6 @@ def sqlite_clone_path(connection: BaseDatabaseWrapper, suffix: str) -> str | Non
         return None
     name: str = os.fspath(connection.creation.get_test_db_clone_settings(suffix)["NAME"])
     return name
-
-
-def is_in_memory(connection: BaseDatabaseWrapper) -> bool:
-    """Return True for an in-memory SQLite test database."""
-    return connection.vendor == "sqlite" and bool(
-        connection.creation.is_in_memory_db(connection.settings_dict["NAME"])  # type: ignore[attr-defined]
-    )
 
 
 @dataclass
@@ -150,10 +118,7 @@ class WorkerClones:
             connection.creation.log(
                 f"Destroying test database clone {os.path.basename(name)!r} of alias {connection.alias!r}..."
             )
-        connection.creation._destroy_test_db(name, self.verbosity)  # type: ignore[attr-defined]
-        if connection.vendor == "sqlite":
-            # A worker that died mid-transaction leaves its journal.
-            remove_sqlite_sidecars(name)
+        drop_database(connection, name, self.verbosity)
 
 
 def existing_clones(connection: BaseDatabaseWrapper) -> dict[int, str]:
@@ -200,8 +165,6 @@ def remove_stale_clones(
             connection.creation.log(
                 f"Destroying stale clone {os.path.basename(clone_name)!r} of alias {connection.alias!r}..."
             )
-        connection.creation._destroy_test_db(clone_name, verbosity)  # type: ignore[attr-defined]
-        if connection.vendor == "sqlite":
-            remove_sqlite_sidecars(clone_name)
+        drop_database(connection, clone_name, verbosity)
         removed.append(clone_name)
     return removed

@@ -20,25 +20,22 @@ from io import StringIO
 from typing import TYPE_CHECKING, Any
 
 from django.core import serializers
-from django.core.management.base import CommandError
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.creation import BaseDatabaseCreation
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
-from .catalog import database_exists, is_in_memory_name, sqlite_path
-from .clones import remove_sqlite_sidecars
+# Defined with the other errors users see; importable from here as before.
+from ..errors import TestDatabaseLeftOver as TestDatabaseLeftOver
+from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, sqlite_path
+
+# Also imported from here by the runner and the pytest plugin.
+from .naming import test_database_name as test_database_name
 from .safety import RealDatabases, UnsafeDestruction
 
 if TYPE_CHECKING:
     from ..changes import ChangeStack
     from .copies import SchemaCopies
-
-
-def test_database_name(alias: str) -> str:
-    """Return the name Django gives ``alias``'s test database (TEST['NAME'] or a default)."""
-    name: str = os.fspath(connections[alias].creation._get_test_db_name())  # type: ignore[attr-defined]
-    return name
 
 
 def remove_sqlite_sidecars_of(connection: BaseDatabaseWrapper) -> None:
@@ -47,7 +44,7 @@ def remove_sqlite_sidecars_of(connection: BaseDatabaseWrapper) -> None:
         return
     # Only the test database's name: never a real database's files.
     test_name = test_database_name(connection.alias)
-    if test_name and test_name != ":memory:" and "mode=memory" not in test_name:
+    if not is_in_memory_name(test_name):
         remove_sqlite_sidecars(test_name)
 
 
@@ -79,10 +76,6 @@ def create_test_db(connection: BaseDatabaseWrapper, *, verbosity: int, interacti
             "is no input to answer whether to delete it. Run with --noinput to "
             "replace it without asking, or delete it yourself."
         ) from None
-
-
-class TestDatabaseLeftOver(CommandError):
-    """A leftover test database, and no answer to Django's question about it."""
 
 
 @dataclass
@@ -290,7 +283,7 @@ def destroy_test_database(
             connection.creation.log(
                 f"Destroying test database {entry.test_name!r} of alias {entry.alias!r} (its creation was cut short)..."
             )
-        connection.creation._destroy_test_db(entry.test_name, verbosity)  # type: ignore[attr-defined]
+        drop_database(connection, entry.test_name, verbosity)
 
 
 def restore_real_name(entry: TestDatabase) -> None:

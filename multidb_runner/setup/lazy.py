@@ -33,14 +33,12 @@ from django.core.management.base import SystemCheckError
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+# Defined with the other errors users see; importable from here as before.
+from ..errors import TestDatabaseSetupError as TestDatabaseSetupError
 from ..errors import sentence
 from ..isolation.transactions import unobserved
 from .catalog import is_in_memory_name
 from .servers import own_connection
-
-
-class TestDatabaseSetupError(Exception):
-    """A test database set up on first use could not be set up."""
 
 
 class LazyTestDatabases:

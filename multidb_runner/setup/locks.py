@@ -31,20 +31,13 @@ from typing import Any, Protocol
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from ..errors import ConfigurationError
+# Defined with the other errors users see; importable from here as before.
+from ..errors import ClaimLost, DatabaseInUse
 from .catalog import is_in_memory_name, sqlite_path
 from .lock_files import FileLock, LockFileTaken, claim_file_path, claim_key, lock_file_path
 from .servers import own_connection
 
 __all__ = ["ClaimLost", "DatabaseInUse", "TestDatabaseLocks", "lock_file_path", "lock_key", "lock_name"]
-
-
-class DatabaseInUse(ConfigurationError):
-    """Another live run holds a test database this run would use."""
-
-
-class ClaimLost(ConfigurationError):
-    """This run lost the claim on one of its test databases, and could not take it back."""
 
 
 def lock_key(test_name: str) -> int:

@@ -1,5 +1,5 @@
 """
-Test database names and the database plan, read from the connections.
+Test database names (and their clones') and the database plan, read from the connections.
 
 The plan itself is pure logic (``planning.plan``); this gathers what it
 needs from each connection, and gives every test database its final name
@@ -16,7 +16,28 @@ from django.db import connections
 
 from ..planning.names import suffixed_test_name
 from ..planning.plan import IN_MEMORY, AliasSettings, DatabasePlan, build_plan
-from .databases import test_database_name
+from .catalog import is_in_memory_name
+
+
+def test_database_name(alias: str) -> str:
+    """Return the name Django gives ``alias``'s test database (TEST['NAME'] or a default)."""
+    name: str = os.fspath(connections[alias].creation._get_test_db_name())  # type: ignore[attr-defined]
+    return name
+
+
+def clone_name(vendor: str, test_name: str, number: int) -> str | None:
+    """
+    Return the name Django gives worker ``number``'s clone of ``test_name``.
+
+    As the backends' ``get_test_db_clone_settings()`` do: ``<name>_<n>``,
+    before the extension for SQLite files; None for in-memory SQLite.
+    """
+    if vendor == "sqlite":
+        if is_in_memory_name(test_name):
+            return None
+        root, ext = os.path.splitext(test_name)
+        return f"{root}_{number}{ext}"
+    return f"{test_name}_{number}"
 
 
 def display_name(alias: str) -> str:

@@ -25,10 +25,11 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.management.base import CommandError
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+# Defined with the other errors users see; importable from here as before.
+from ..errors import CannotConnect as CannotConnect
 from ..errors import sentence
 from .safety import describe_aliases
 from .servers import own_connection
@@ -37,10 +38,6 @@ from .servers import own_connection
 CONNECT_TIMEOUT = 10
 #: The backends whose servers are checked (SQLite has none).
 SERVER_VENDORS = ("postgresql", "mysql")
-
-
-class CannotConnect(CommandError):
-    """The server of a test database to set up before the tests cannot be connected to; nothing was created."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
+
+# Defined with the other errors users see; importable from here as before.
+from ..errors import UnsafeDestruction as UnsafeDestruction
 from .addresses import LocalMachine, ServerAddress, server_address
+from .catalog import is_in_memory_name, sqlite_path
+from .naming import clone_name, test_database_name
 from .servers import ServerFingerprint, own_connection, server_fingerprint
 
 if TYPE_CHECKING:
@@ -52,10 +57,9 @@ def database_identity(
     """
     name = os.fspath(name) if isinstance(name, os.PathLike) else str(name or "")
     if vendor == "sqlite":
-        if not name or name == ":memory:" or "mode=memory" in name:
+        if is_in_memory_name(name):
             return None
-        path = name[len("file:") :].split("?", 1)[0] if name.startswith("file:") else name
-        return DatabaseIdentity(vendor, ServerAddress("file", ""), os.path.realpath(path))
+        return DatabaseIdentity(vendor, ServerAddress("file", ""), os.path.realpath(sqlite_path(name)))
     return DatabaseIdentity(vendor, server_address(vendor, settings_dict, environ), name)
 
 
@@ -167,10 +171,6 @@ def describe_aliases(aliases: Iterable[str]) -> str:
     aliases = list(aliases)
     noun = "alias" if len(aliases) == 1 else "aliases"
     return f"{noun} {', '.join(map(repr, aliases))}"
-
-
-class UnsafeDestruction(ConfigurationError):
-    """The runner was about to destroy (or clone over) a database that is a configured real database."""
 
 
 class ServerQuestions:
@@ -300,9 +300,6 @@ def check_plan_is_safe(primaries: Iterable[str], workers: int, real_databases: R
     servers are asked now, before anything is created.
     """
     from django.db import connections
-
-    from .clones import clone_name
-    from .databases import test_database_name
 
     questions = real_databases.questions()
     test_databases = {}
