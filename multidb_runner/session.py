@@ -51,11 +51,16 @@ from .setup.databases import (
     destroy_test_databases,
     restore_real_name,
     serialize_test_databases,
-    test_database_name,
 )
 from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, unobserved_by_test
 from .setup.locks import ClaimLost, TestDatabaseLocks
-from .setup.naming import NamesPointedAhead, name_test_databases, plan_test_databases, restore_test_names
+from .setup.naming import (
+    NamesPointedAhead,
+    name_test_databases,
+    plan_test_databases,
+    restore_test_names,
+    test_database_name,
+)
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
 from .setup.schema_groups import schema_groups
 

@@ -35,7 +35,7 @@ from ..changes import Change, ChangeStack
 from ..isolation.layer import IsolationLayer, IsolationOptions
 from ..isolation.mirrors import CONNECTION_SETTINGS, MirrorSharing
 from ..planning.plan import DatabasePlan
-from ..setup.clones import is_in_memory
+from ..setup.catalog import is_in_memory
 
 
 @dataclass

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .catalog import database_exists, databases_like, drop_database, like_escape, remove_sqlite_sidecars
+from .catalog import database_exists, databases_like, drop_database, is_in_memory, like_escape, remove_sqlite_sidecars
 
 # Also imported from here by the workers.
-from .catalog import is_in_memory as is_in_memory
 from .safety import RealDatabases
 
 

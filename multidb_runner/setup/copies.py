@@ -32,8 +32,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .catalog import is_in_memory_name
-from .clones import remove_sqlite_sidecars
+from .catalog import is_in_memory_name, remove_sqlite_sidecars
 from .safety import RealDatabases
 from .schema_groups import group_of
 
