@@ -23,9 +23,11 @@ import multiprocessing
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
@@ -48,10 +50,12 @@ from .setup.databases import (
     OldConfig,
     SerializedContentsReloadedInPlace,
     create_test_databases,
+    create_test_db,
     destroy_test_databases,
     restore_real_name,
     serialize_test_databases,
 )
+from .setup.kept import KeptDatabases, SchemaKeys, forget_kept
 from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, unobserved_by_test
 from .setup.locks import ClaimLost, TestDatabaseLocks
 from .setup.naming import (
@@ -106,6 +110,8 @@ class SetUp:
     clones: WorkerClones | None = None
     #: The templates of same-schema test databases, and the copies made from them.
     copies: SchemaCopies | None = None
+    #: The kept test databases of a ``--keepdb`` run, checked before use.
+    kept: KeptDatabases | None = None
     legacy_models: dict[str, list[legacy.ModelType]] = field(default_factory=dict)
     isolation: IsolationLayer | None = None
     lazy_setup: LazyTestDatabases | None = None
@@ -258,6 +264,10 @@ class MultiDBSession:
             self.changes.callback(self.names_ahead.restore)
             self.lock_test_databases(plan.eager_creations)
             setup.legacy_models = self.setup_legacy_models(plan)
+            if parameters.keepdb:
+                setup.kept = KeptDatabases(SchemaKeys(setup.legacy_models), real_databases, rebuilt=plan.rebuilt)
+                # Once the kept databases are let go: clean unless the run changed their rows.
+                self.changes.callback(self.finish_kept_databases, setup)
             self.changes.callback(self.destroy_test_databases, setup)
             setup.copies = self.plan_schema_copies(setup)
             if setup.copies is not None:
@@ -366,8 +376,43 @@ class MultiDBSession:
                 keepdb=parameters.keepdb,
                 time_keeper=parameters.time_keeper,
                 prepare_database=lambda alias: self.prepare_database(setup, alias),
-                copies=setup.copies,
+                create=partial(self.create_test_database, setup),
             )
+
+    def create_test_database(
+        self, setup: SetUp, connection: BaseDatabaseWrapper, *, verbosity: int, interactive: bool, keepdb: bool
+    ) -> None:
+        """
+        Make one test database: Django's ``create_test_db()``, or a copy of one of the same schema.
+
+        With ``--keepdb``, a kept database that is no longer what a migrate
+        gives is restored from its snapshot or dropped first, so that it is
+        made afresh, and then snapshotted (``setup/kept.py``); without it,
+        what was kept of the test database goes.
+        """
+        if keepdb and setup.kept is not None:
+            setup.kept.prepare(connection, verbosity=verbosity)
+        elif not keepdb:
+            forget_kept(connection, setup.real_databases)
+        if setup.copies is not None:
+            setup.copies.create(connection, create_test_db, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+        else:
+            create_test_db(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+        if keepdb and setup.kept is not None:
+            setup.kept.after_create(connection)
+
+    def finish_kept_databases(self, setup: SetUp) -> None:
+        """
+        Mark clean the kept databases whose rows the run did not change; the others stay marked changed.
+
+        A run stopped by a signal, or whose isolation layer never started,
+        leaves them all marked changed: the next run rebuilds them.
+        """
+        if setup.kept is None or self.signals.interrupted or setup.isolation is None:
+            return
+        plan = setup.plan
+        changed = {plan.database_of(alias) for alias in setup.isolation.flush.flushed}
+        setup.kept.finish(first for first in changed if first is not None)
 
     def prepare_database(self, setup: SetUp, alias: str) -> None:
         """Make a freshly migrated test database ready: legacy tables, stale clones gone, clones made."""
@@ -442,6 +487,7 @@ class MultiDBSession:
             lazy_transactions=config.lazy_transactions,
             report_usage=config.report_db_usage,
             read_only_mirrors=self.read_only_mirrors() if config.read_only_mirrors else frozenset(),
+            note_flushes=self.setup is not None and self.setup.kept is not None,
         )
 
     def read_only_mirrors(self) -> frozenset[str]:

@@ -78,7 +78,7 @@ class SchemaCopiesTests(SimpleTestCase):
             for alias in ("default", "tenant_1", "tenant_2", "tenant_3", "archive")
         }
 
-    def assertPassed(self, result, tests=6):
+    def assertPassed(self, result, tests=7):
         self.assertEqual(result.returncode, 0, result)
         self.assertIn(f"Ran {tests} tests", result.stderr)
 
@@ -116,6 +116,30 @@ class SchemaCopiesTests(SimpleTestCase):
         self.assertPassed(result)
         self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
         self.assertNotIn("copy of", result.stdout)
+
+    def test_keepdb_is_never_stale(self):
+        # A kept database whose rows a TransactionTestCase flushed is restored from its snapshot.
+        for run in ("first", "second", "third"):
+            with self.subTest(run=run):
+                result = self.manage("--keepdb", kept=True)
+                self.assertPassed(result)
+                expected = "kept (--keepdb)" if run == "first" else "kept (--keepdb), restored"
+                self.assertEqual(self.roles(result)["default"], expected if BACKEND != "sqlite-memory" else "created")
+        if BACKEND == "sqlite-memory":
+            return  # nothing is kept
+        # A migration added (another branch), then removed (back): rebuilt each time, with its columns.
+        for mode in ("extended", "canonical"):
+            with self.subTest(mode=mode):
+                result = self.manage("--keepdb", kept=True, TENANCY_MIGRATIONS=mode)
+                self.assertPassed(result)
+                self.assertIn(
+                    "Rebuilding kept test database for alias 'default': its migrations, models, routers or "
+                    "settings changed since it was migrated...",
+                    result.stderr + result.stdout,
+                )
+                self.assertEqual(self.roles(result)["tenant_2"], "kept (--keepdb), rebuilt, on first use")
+        # A run without --keepdb replaces the kept databases: nothing of them is left, snapshots included.
+        self.assertPassed(self.manage())
 
     def test_keepdb_migrates_each_kept_database_in_place(self):
         result = self.manage("--keepdb", kept=True)
