@@ -32,7 +32,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .catalog import is_in_memory_name, remove_sqlite_sidecars
+from .catalog import is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
 from .safety import RealDatabases
 from .schema_groups import group_of
 
@@ -155,12 +155,7 @@ class SchemaCopies:
             if self.folder is None:
                 self.folder = tempfile.mkdtemp(prefix="multidb_runner_templates_")
             path = os.path.join(self.folder, f"{connection.alias}.sqlite3")
-            connection.ensure_connection()
-            target = sqlite3.connect(path)
-            try:
-                connection.connection.backup(target)
-            finally:
-                target.close()
+            write_sqlite_file(connection, path)
             return Template(connection.alias, "sqlite", path)
         name = f"{test_name}{TEMPLATE_SUFFIX}"
         if len(name.encode()) > POSTGRESQL_NAME_LIMIT:

@@ -49,7 +49,7 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 
-from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars
+from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
 from .lock_files import claim_key
 from .naming import test_database_name
 from .safety import RealDatabases
@@ -343,12 +343,7 @@ class KeptDatabases:
             return
         self.check_destroyable(connection, snapshot)
         if connection.vendor == "sqlite":
-            connection.ensure_connection()
-            target = sqlite3.connect(snapshot)
-            try:
-                connection.connection.backup(target)
-            finally:
-                target.close()
+            write_sqlite_file(connection, snapshot)
         else:
             copy_database(connection, test_name, snapshot)
         write_state(path, KeptState(key=key, clean=False, snapshot=True))
