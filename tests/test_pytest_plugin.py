@@ -311,3 +311,73 @@ class PytestPluginTests(SimpleTestCase):
             process.communicate()
             raise
         return process.returncode, output
+
+
+@unittest.skipIf(MISSING, f"needs {', '.join(MISSING)}: pip install 'multidb-runner[pytest]'")
+@unittest.skipIf(os.environ.get("MULTIDB_PYTEST_PLUGIN_TESTS") == "0", "MULTIDB_PYTEST_PLUGIN_TESTS=0")
+class PluginWithoutSettingsTests(SimpleTestCase):
+    """The plugin stays out of the way until pytest-django has a configured Django, as pytest-django does."""
+
+    def run_in(self, folder: Path, *args: str, **extra: str) -> Result:
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+        environment.pop("PYTEST_ADDOPTS", None)
+        environment.update(PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])), **extra)
+        completed = subprocess.run(
+            [sys.executable, *args],
+            cwd=folder,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        return Result(completed)
+
+    def folder(self) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="multidb_nosettings_"))
+        self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
+        return folder
+
+    def test_importing_the_package_and_the_plugin_imports_no_django(self):
+        code = (
+            "import sys, multidb_runner, multidb_runner.pytest_plugin\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'coverage')))\n"
+            "print(multidb_runner.__version__)\n"
+        )
+        result = self.run_in(self.folder(), "-c", code)
+        self.assertEqual(result.returncode, 0, result)
+        self.assertEqual(result.stdout.splitlines()[0], "[]", result)
+
+    def test_public_names_are_there_on_first_use(self):
+        code = (
+            "import multidb_runner\n"
+            "from multidb_runner import MultiDBRunner, ConfigurationError, DEFAULTS\n"
+            "print(MultiDBRunner.__module__, ConfigurationError.__module__, sorted(DEFAULTS)[:1])\n"
+            "multidb_runner.NoSuchName\n"
+        )
+        result = self.run_in(self.folder(), "-c", code, DJANGO_SETTINGS_MODULE="tests.settings")
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn("multidb_runner.runner multidb_runner.errors", result.stdout)
+        self.assertIn("AttributeError: module 'multidb_runner' has no attribute 'NoSuchName'", result.stderr)
+
+    def test_help_and_version_with_settings_that_do_not_import(self):
+        folder = self.folder()
+        for flag in ("--help", "--version"):
+            with self.subTest(flag=flag):
+                result = self.run_in(
+                    folder, "-m", "pytest", "-p", "multidb_runner.pytest_plugin", "--ds", "no_such_settings", flag
+                )
+                self.assertEqual(result.returncode, 0, result)
+                self.assertNotIn("Traceback", result.stderr)
+                self.assertIn("pytest", result.output)
+        help_result = self.run_in(folder, "-m", "pytest", "-p", "multidb_runner.pytest_plugin", "--help")
+        self.assertIn("--report-db-usage", help_result.stdout)
+
+    def test_a_run_without_settings_does_not_load_django(self):
+        folder = self.folder()
+        (folder / "test_plain.py").write_text(
+            "import sys\n\n\ndef test_django_not_loaded():\n    assert 'django' not in sys.modules\n"
+        )
+        result = self.run_in(folder, "-m", "pytest", "-p", "multidb_runner.pytest_plugin", "-p", "no:cacheprovider")
+        self.assertEqual(result.returncode, 0, result)
+        self.assertEqual(outcome_counts(result.stdout), {"passed": 1}, result)

@@ -49,6 +49,10 @@ def check_pytest_django(config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Build the session's runner and check its configuration, before anything is collected or created."""
     check_pytest_django(config)
+    if config.getoption("version", 0) > 0 or config.getoption("help", False):
+        # As pytest-django: --help and --version never read the settings,
+        # which may not even import.
+        return
     from pytest_django.lazy_django import django_settings_is_configured
 
     if not django_settings_is_configured():
@@ -107,6 +111,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Show the runner's messages, the usage report (``--report-db-usage``), and any cleanup after dead workers."""
+    if current_run(config) is None:
+        return  # no Django project: nothing ran through the runner
     from .report import summary_lines
 
     lines = summary_lines(config)

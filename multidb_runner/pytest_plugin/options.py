@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from ..errors import ConfigurationError
 from ..options import OPTIONS, Option
 
 #: The runner's options that mean something under pytest. The others have
@@ -75,6 +74,8 @@ def boolean_from_ini(value: str, name: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
+    from ..errors import ConfigurationError  # imports Django: only once settings are configured
+
     raise ConfigurationError(f"The ini option {name} = {value!r} is not valid: use true or false.")
 
 

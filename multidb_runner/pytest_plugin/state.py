@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from .session import PytestRun
+if TYPE_CHECKING:
+    from .session import PytestRun
 
-RUN_KEY = pytest.StashKey[PytestRun]()
+#: The session's run, set in ``pytest_configure`` once Django is configured.
+#: This module imports no Django: the plugin's hooks look the key up in
+#: sessions without settings too.
+RUN_KEY: pytest.StashKey[PytestRun] = pytest.StashKey()
