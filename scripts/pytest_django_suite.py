@@ -42,10 +42,19 @@ the ``TEST_DB_HOST``, ``TEST_DB_USER`` and ``TEST_DB_PASSWORD`` they read,
 and to the client libraries and command-line clients as ``PGPORT`` or
 ``MYSQL_TCP_PORT`` (pytest-django's settings name no port).
 
+On a server, the suite runs serially by default (``-n 0``): the inner runs
+of ``django_pytester`` name their test databases after the outer run's
+real ones, whatever the xdist worker, so two outer workers' inner runs
+would create, use and drop the same ``test_pytest_django_tests_default_inner``
+at once (stock pytest-django then fails at random; the plugin refuses the
+second run's set-up, the database being in use by another run). On SQLite
+files each outer worker's settings module makes names of its own
+(``tempfile.mkstemp``), so ``-n 2`` is safe there.
+
 Usage (from a virtualenv with this package and its ``pytest`` extra)::
 
     python scripts/pytest_django_suite.py WORK_DIR [--pytest-django-version 4.11.1]
-        [--backend sqlite|sqlite-memory|postgresql|mysql] [-n 2] [--python PATH]
+        [--backend sqlite|sqlite-memory|postgresql|mysql] [-n WORKERS] [--python PATH]
         [--labels tests/test_database.py ...] [-k EXPRESSION] [--recheck] [--timeout SECONDS]
 
 For example, the whole suite on SQLite files on two pytest-xdist workers,
@@ -78,18 +87,19 @@ import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import tarfile
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from suite_comparison import Problem, Sides, download_sdist, print_differences, run_logged
+
 PLUGIN = "multidb_runner.pytest_plugin"
 #: The oldest pytest-django the plugin supports (PYTEST_DJANGO_MINIMUM).
 DEFAULT_VERSION = "4.11.1"
+
+SIDES = Sides(stock="without the plugin", other="with the plugin", both="in both")
 
 #: pytest-django's settings module for each backend (its tox.ini's factors).
 SETTINGS = {
@@ -148,15 +158,6 @@ def test_inner_run(django_pytester, record_property, request):
 
 #: How much of the output of a run that did not finish to print.
 CRASH_LINES = 15
-
-
-@dataclass
-class Problem:
-    """A test that failed or errored in one run."""
-
-    kind: str
-    test_id: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -285,26 +286,7 @@ def installed_version(python: str, distribution: str) -> str | None:
 
 def download_pytest_django(version: str, work_dir: Path) -> Path:
     """Download and unpack pytest-django's sdist for ``version`` into ``work_dir``; return its folder."""
-    download_dir = work_dir / "downloads"
-    archive = download_dir / f"pytest_django-{version}.tar.gz"
-    if not archive.exists():
-        subprocess.run(
-            [
-                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
-                *("--no-binary", ":all:", "--dest", str(download_dir), f"pytest-django=={version}"),
-            ],
-            check=True,
-        )
-    if not archive.exists():
-        raise SystemExit(f"pip did not download {archive.name} into {download_dir}.")
-    source_dir = work_dir / archive.name[: -len(".tar.gz")]
-    if not (source_dir / "tests" / "conftest.py").exists():
-        with tarfile.open(archive) as tar:
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(work_dir, filter="data")
-            else:  # A Python without the extraction filters (before 3.11.4).
-                tar.extractall(work_dir)
-    return source_dir
+    return download_sdist("pytest-django", version, work_dir, work_dir / "downloads")
 
 
 def backend_environment(backend: str) -> dict[str, str]:
@@ -325,15 +307,6 @@ def backend_environment(backend: str) -> dict[str, str]:
     return environment
 
 
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """End ``process`` and the processes it started: SIGTERM (a clean stop), then SIGKILL."""
-    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, stop_signal)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=60)
-
-
 @dataclass
 class Suite:
     """Where and how pytest runs the suite, and where its output goes."""
@@ -343,8 +316,6 @@ class Suite:
     backend: str
     log_prefix: Path
     timeout: float | None
-    #: Options given to both sides' pytest (-n, -k).
-    options: list[str] = field(default_factory=list)
 
     def log(self, name: str, suffix: str) -> Path:
         """Return the path of one of run ``name``'s log files."""
@@ -374,24 +345,10 @@ class Suite:
             " ".join(command) if len(command) < 40 else " ".join([*command[:14], f"... ({len(arguments)} arguments)"])
         )
         print(f"Running {name}{' (PYTEST_PLUGINS=' + PLUGIN + ')' if plugin else ''}: {shown}", flush=True)
-        start = time.monotonic()
         with self.log(name, "out").open("w") as out:
-            # A session of its own, so that a run that times out is ended with its workers and inner runs.
-            process = subprocess.Popen(
-                command,
-                cwd=self.source_dir,
-                env=self.environment(plugin),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
+            exit_code, seconds = run_logged(
+                command, self.source_dir, out, subprocess.STDOUT, self.timeout, env=self.environment(plugin)
             )
-            try:
-                exit_code: int | None = process.wait(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                exit_code = None
-                stop_process_group(process)
-        seconds = time.monotonic() - start
         self.log(name, "json").write_text(json.dumps({"exit_code": exit_code, "seconds": seconds}))
         output = self.log(name, "out").read_text(errors="replace")
         return parse_junit(name, report, exit_code, seconds, output)
@@ -424,23 +381,11 @@ def recheck(suite: Suite, problems: list[Problem]) -> dict[str, str]:
     plugin = suite.run("recheck-plugin", True, ["-n", "0", *test_ids])
     if not (stock.finished and plugin.finished):
         return {problem.test_id: "the recheck did not finish" for problem in problems}
-    verdicts = {
-        (False, True): "fails again with the plugin only",
-        (True, False): "fails without the plugin only",
-        (True, True): "fails in both",
-        (False, False): "passes in both (flaky, or depends on the tests run before it)",
-    }
+    verdicts = SIDES.verdicts()
     return {
         problem.test_id: verdicts[problem.test_id in stock.problems, problem.test_id in plugin.problems]
         for problem in problems
     }
-
-
-def format_problem(problem: Problem, *notes: str) -> str:
-    """Return the lines naming a failing test, the first line of its failure, and any notes."""
-    return "\n".join(
-        [f"  {problem.test_id}", f"      {problem.kind}: {problem.message}"] + [f"      {note}" for note in notes]
-    )
 
 
 def print_counts(stock: RunResult, plugin: RunResult) -> None:
@@ -480,26 +425,13 @@ def report(stock: RunResult, plugin: RunResult, suite: Suite | None = None) -> i
         for test_id in only_stock[:10] + only_plugin[:10]:
             print(f"  {test_id}")
 
-    plugin_only = [plugin.problems[key] for key in sorted(plugin.problems.keys() - stock.problems.keys())]
-    stock_only = [stock.problems[key] for key in sorted(stock.problems.keys() - plugin.problems.keys())]
-    unexpected = [problem for problem in plugin_only if allowed_reason(problem) is None]
-    allowed = [problem for problem in plugin_only if allowed_reason(problem) is not None]
-    verdicts = recheck(suite, unexpected + stock_only) if suite is not None else {}
-
-    def isolation(problem: Problem) -> list[str]:
-        return [f"alone: {verdicts[problem.test_id]}"] if problem.test_id in verdicts else []
-
-    print(f"\nFail with the plugin only, not allowed ({len(unexpected)}):")
-    for problem in unexpected:
-        print(format_problem(problem, *isolation(problem)))
-    print(f"\nFail with the plugin only, allowed by design ({len(allowed)}):")
-    for problem in allowed:
-        print(format_problem(problem, f"allowed: {allowed_reason(problem)}"))
-    print(f"\nFail without the plugin only ({len(stock_only)}):")
-    for problem in stock_only:
-        print(format_problem(problem, *isolation(problem)))
-    print(f"\nFail in both: {len(stock.problems.keys() & plugin.problems.keys())}")
-    return 1 if unexpected else 0
+    return print_differences(
+        stock.problems,
+        plugin.problems,
+        allowed_reason,
+        SIDES,
+        (lambda problems: recheck(suite, problems)) if suite is not None else None,
+    )
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -515,7 +447,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--backend", choices=sorted(SETTINGS), default="sqlite", help="Database backend (default: sqlite, files)."
     )
     parser.add_argument(
-        "-n", dest="workers", default="2", help="pytest-xdist's -n for both runs (default: 2; 0: serial)."
+        "-n",
+        dest="workers",
+        help="pytest-xdist's -n for both runs (default: 2 on SQLite, 0 (serially) on a server: see above).",
     )
     parser.add_argument(
         "--labels",
@@ -550,7 +484,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     version = options.pytest_django_version
     source_dir = download_pytest_django(version, work_dir)
-    pytest_options = ["-n", options.workers]
+    workers = options.workers or ("0" if options.backend in SERVER_VARIABLES else "2")
+    if workers != "0" and options.backend in SERVER_VARIABLES:
+        print(f"Note: -n {workers} on {options.backend}: the workers' inner runs share their test databases.")
+    pytest_options = ["-n", workers]
     if options.keyword:
         pytest_options += ["-k", options.keyword]
     key = hashlib.sha1(" ".join([*options.labels, *pytest_options]).encode()).hexdigest()[:8]
@@ -561,7 +498,6 @@ def main(argv: list[str] | None = None) -> int:
         backend=options.backend,
         log_prefix=work_dir / "logs" / f"pytest-django-{version}-{options.backend}-{key}",
         timeout=options.timeout,
-        options=pytest_options,
     )
     print(f"pytest-django {version}'s suite ({source_dir}), {options.backend}, {' '.join(options.labels)}")
     print(f"Logs: {suite.log_prefix}-*.{{out,xml}}")
