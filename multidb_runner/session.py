@@ -55,7 +55,6 @@ from .setup.databases import (
     restore_real_name,
     serialize_test_databases,
 )
-from .setup.kept import KeptDatabases, SchemaKeys, forget_kept
 from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, unobserved_by_test
 from .setup.locks import ClaimLost, TestDatabaseLocks
 from .setup.naming import (
@@ -67,6 +66,7 @@ from .setup.naming import (
 )
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
 from .setup.schema_groups import schema_groups
+from .setup.snapshots import SchemaKeys, Snapshots, remove_snapshot
 
 Log = Callable[..., None]
 
@@ -110,8 +110,8 @@ class SetUp:
     clones: WorkerClones | None = None
     #: The templates of same-schema test databases, and the copies made from them.
     copies: SchemaCopies | None = None
-    #: The kept test databases of a ``--keepdb`` run, checked before use.
-    kept: KeptDatabases | None = None
+    #: Snapshots used and taken, and the kept test databases of a ``--keepdb`` run, checked before use.
+    snapshots: Snapshots | None = None
     legacy_models: dict[str, list[legacy.ModelType]] = field(default_factory=dict)
     isolation: IsolationLayer | None = None
     lazy_setup: LazyTestDatabases | None = None
@@ -264,8 +264,8 @@ class MultiDBSession:
             self.changes.callback(self.names_ahead.restore)
             self.lock_test_databases(plan.eager_creations)
             setup.legacy_models = self.setup_legacy_models(plan)
+            setup.snapshots = self.plan_snapshots(setup)
             if parameters.keepdb:
-                setup.kept = KeptDatabases(SchemaKeys(setup.legacy_models), real_databases, rebuilt=plan.rebuilt)
                 # Once the kept databases are let go: clean unless the run changed their rows.
                 self.changes.callback(self.finish_kept_databases, setup)
             self.changes.callback(self.destroy_test_databases, setup)
@@ -390,16 +390,48 @@ class MultiDBSession:
         made afresh, and then snapshotted (``setup/kept.py``); without it,
         what was kept of the test database goes.
         """
-        if keepdb and setup.kept is not None:
-            setup.kept.prepare(connection, verbosity=verbosity)
-        elif not keepdb:
-            forget_kept(connection, setup.real_databases)
+        snapshots = setup.snapshots
+        create: Callable[..., None] = create_test_db
+        if self.config.snapshots is False:
+            remove_snapshot(connection, setup.real_databases, verbosity=verbosity)
+        if keepdb and snapshots is not None:
+            snapshots.prepare(connection, verbosity=verbosity)
+        elif snapshots is not None:
+            create = partial(snapshots.create_fresh, create=create_test_db)
         if setup.copies is not None:
-            setup.copies.create(connection, create_test_db, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+            setup.copies.create(connection, create, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
         else:
-            create_test_db(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
-        if keepdb and setup.kept is not None:
-            setup.kept.after_create(connection)
+            create(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+        if keepdb and snapshots is not None:
+            snapshots.after_create(connection)
+
+    def plan_snapshots(self, setup: SetUp) -> Snapshots | None:
+        """
+        Return the run's snapshots (``setup/snapshots.py``), or None when it uses none.
+
+        ``SNAPSHOTS = None`` (the default): a ``--keepdb`` run checks its kept
+        databases and snapshots them; a fresh run uses snapshots on SQLite,
+        where they are private files, unless a db suffix names this run's
+        databases (a CI job's: each would leave its own). ``True``: fresh
+        runs on PostgreSQL too. ``False``: none (and they are removed).
+        """
+        policy = self.config.snapshots
+        keepdb = setup.parameters.keepdb
+        if policy is True:
+            fresh = frozenset({"postgresql", "sqlite"})
+        elif policy is None and self.config.db_suffix is None:
+            fresh = frozenset({"sqlite"})
+        else:
+            fresh = frozenset()
+        if not keepdb and not fresh:
+            return None
+        return Snapshots(
+            SchemaKeys(setup.legacy_models),
+            setup.real_databases,
+            rebuilt=setup.plan.rebuilt,
+            for_kept=policy is not False,
+            fresh_vendors=fresh,
+        )
 
     def finish_kept_databases(self, setup: SetUp) -> None:
         """
@@ -408,11 +440,11 @@ class MultiDBSession:
         A run stopped by a signal, or whose isolation layer never started,
         leaves them all marked changed: the next run rebuilds them.
         """
-        if setup.kept is None or self.signals.interrupted or setup.isolation is None:
+        if setup.snapshots is None or self.signals.interrupted or setup.isolation is None:
             return
         plan = setup.plan
         changed = {plan.database_of(alias) for alias in setup.isolation.flush.flushed}
-        setup.kept.finish(first for first in changed if first is not None)
+        setup.snapshots.finish(first for first in changed if first is not None)
 
     def prepare_database(self, setup: SetUp, alias: str) -> None:
         """Make a freshly migrated test database ready: legacy tables, stale clones gone, clones made."""
@@ -487,7 +519,7 @@ class MultiDBSession:
             lazy_transactions=config.lazy_transactions,
             report_usage=config.report_db_usage,
             read_only_mirrors=self.read_only_mirrors() if config.read_only_mirrors else frozenset(),
-            note_flushes=self.setup is not None and self.setup.kept is not None,
+            note_flushes=self.setup is not None and self.setup.parameters.keepdb,
         )
 
     def read_only_mirrors(self) -> frozenset[str]:

@@ -73,7 +73,8 @@ class DatabasePlan:
     first_use_failures: dict[str, str] = field(default_factory=dict)
     #: First alias -> the first alias of the same-schema test database it was copied from.
     copied_from: dict[str, str] = field(default_factory=dict)
-    #: First alias -> what was done to its kept test database (``--keepdb``): "rebuilt" or "restored".
+    #: First alias -> what was done to its test database: kept ones (``--keepdb``) "rebuilt" or
+    #: "restored", others "from its snapshot".
     rebuilt: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -115,6 +116,8 @@ class DatabasePlan:
             return (COPIED_ON_FIRST_USE if first in self.on_first_use else COPIED).format(source)
         if kept and first in self.rebuilt:
             return REBUILT.format(self.rebuilt[first]) + (", on first use" if first in self.on_first_use else "")
+        if first in self.rebuilt:
+            return (CREATED_ON_FIRST_USE if first in self.on_first_use else CREATED) + ", " + self.rebuilt[first]
         if first in self.on_first_use:
             return KEPT_ON_FIRST_USE if kept else CREATED_ON_FIRST_USE
         return KEPT if kept else CREATED

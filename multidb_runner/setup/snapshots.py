@@ -1,19 +1,25 @@
 """
-``--keepdb`` that is never stale: a kept test database is rebuilt when it no longer is what a migrate gives.
+Snapshots of migrated test databases, reused across runs; ``--keepdb`` that is never stale.
 
-Stock Django (and pytest-django's ``--reuse-db``) reuse a kept test
-database as it is and run ``migrate`` on it: an edited or removed
-migration, or a switched branch, leaves the old schema in place, and the
-rows that data migrations created are gone for good once a
-``TransactionTestCase`` flushed them. Here each kept test database has a
-state file (in ``<temporary folder>/multidb_runner-kept/``, named after
-its server and name, like the run's claim files) holding the schema key it
-was migrated with and whether it still has the content the migrate gave
-it. Before a kept database is used, the key is computed again: when it
-differs, when the state is unknown, or when the last run changed its rows
-(a flush, a run that did not end cleanly), the database is dropped and
-migrated afresh, with a line that says why. It is marked "changed" while
-a run uses it, and "clean" at the end of a run that flushed nothing in it.
+A snapshot is a copy of a test database taken right after its migrations,
+kept after the run with the schema key it was migrated with (see
+``SchemaKeys``): a database ``<test name>_mdbsnap`` on PostgreSQL (a test
+database by name, covered by the run's lock on the test database), a file
+in ``<temporary folder>/multidb_runner-kept/`` for SQLite. A state file
+beside it (named after the test database's server and name, like the run's
+claim files) holds the key and, for a kept database, whether it still has
+the content the migrate gave it.
+
+- A fresh run whose key matches a snapshot creates the test database from it
+  instead of migrating (with Django's own messages and handling of a
+  leftover test database); otherwise it migrates and takes the snapshot.
+- A ``--keepdb`` run keeps a kept database whose key matches and whose rows
+  no run changed; restores it from its snapshot when only its rows changed
+  (a flush, a run that did not end); rebuilds it (migrates afresh, then
+  snapshots it) when its key changed or nothing is known of it. Stock
+  Django (and pytest-django's ``--reuse-db``) would reuse it as it is: the
+  old schema after an edited migration or a switched branch, the data
+  migrations' rows gone after a flush.
 
 The schema key covers what decides the migrated content: the versions of
 Python, Django, the runner and the database server; the installed apps;
@@ -50,6 +56,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 
 from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
+from .copies import create_test_db_from
 from .lock_files import claim_key
 from .naming import test_database_name
 from .safety import RealDatabases
@@ -61,9 +68,11 @@ KEPT_FOLDER = "multidb_runner-kept"
 #: Appended to a kept PostgreSQL test database's name to name its snapshot.
 SNAPSHOT_SUFFIX = "_mdbsnap"
 POSTGRESQL_NAME_LIMIT = 63
-#: What the plan says of a kept database migrated afresh, or restored from its snapshot.
+#: What the plan says of a kept database migrated afresh, or restored from its snapshot;
+#: of a fresh test database created from its snapshot.
 REBUILT = "rebuilt"
 RESTORED = "restored"
+FROM_SNAPSHOT = "from its snapshot"
 #: The settings that shape a migrated schema, beside each connection's own.
 SCHEMA_SETTINGS = (
     "INSTALLED_APPS",
@@ -197,8 +206,13 @@ class KeptState:
 
 
 def state_path(connection: BaseDatabaseWrapper, test_name: str) -> Path:
-    """Return the state file of test database ``test_name`` on ``connection``'s server."""
-    key = claim_key(connection.vendor, connection.settings_dict, test_name)
+    """Return the state file of test database ``test_name`` on ``connection``'s server (in memory: of its alias)."""
+    if connection.vendor == "sqlite" and is_in_memory_name(test_name):
+        real_name = os.path.abspath(os.fspath(connection.settings_dict["NAME"] or ""))
+        key = f"sqlite-memory:{real_name}:{connection.alias}"
+        test_name = f"memory_{connection.alias}"
+    else:
+        key = claim_key(connection.vendor, connection.settings_dict, test_name)
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     tail = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.basename(test_name))[-60:]
     return Path(tempfile.gettempdir(), KEPT_FOLDER, f"{tail}-{digest}.json")
@@ -229,7 +243,7 @@ def snapshot_name(connection: BaseDatabaseWrapper, test_name: str, path: Path) -
     name, and the run's lock on the test database covers it too).
     """
     if connection.vendor == "sqlite":
-        return None if is_in_memory_name(test_name) else str(path.with_suffix(".sqlite3"))
+        return str(path.with_suffix(".sqlite3"))
     if connection.vendor == "postgresql":
         name = f"{test_name}{SNAPSHOT_SUFFIX}"
         return name if len(name.encode()) <= POSTGRESQL_NAME_LIMIT else None
@@ -256,14 +270,42 @@ def snapshot_exists(connection: BaseDatabaseWrapper, name: str) -> bool:
     return bool(database_exists(connection, name))
 
 
+def take_snapshot(connection: BaseDatabaseWrapper, test_name: str, snapshot: str) -> None:
+    """
+    Copy ``connection``'s freshly migrated test database ``test_name`` to ``snapshot`` (replaced).
+
+    An SQLite snapshot is written beside and renamed into place: a run
+    reading it at the same time (in-memory test databases have no run lock)
+    finds the old file or the new one, never half of one.
+    """
+    if connection.vendor == "sqlite":
+        partial = f"{snapshot}.{os.getpid()}.partial"
+        write_sqlite_file(connection, partial)
+        os.replace(partial, snapshot)
+    else:
+        copy_database(connection, test_name, snapshot)
+
+
+def drop_snapshot(connection: BaseDatabaseWrapper, snapshot: str) -> None:
+    if connection.vendor == "sqlite":
+        os.remove(snapshot)
+        remove_sqlite_sidecars(snapshot)
+    else:
+        drop_database(connection, snapshot, 0)
+
+
 @dataclass
-class KeptDatabases:
-    """The kept test databases of a ``--keepdb`` run: checked before use, snapshotted, marked after."""
+class Snapshots:
+    """A run's snapshots: test databases made from them, kept databases checked, new ones taken."""
 
     keys: SchemaKeys
     real_databases: RealDatabases | None = None
-    #: First alias -> what was done to its kept database (the plan's, which says so).
+    #: First alias -> what was done to its test database (the plan's, which says so).
     rebuilt: dict[str, str] = field(default_factory=dict)
+    #: Whether snapshots are taken and used for a kept database (False: a changed one is migrated again).
+    for_kept: bool = True
+    #: The vendors whose test databases that are not kept are made from snapshots.
+    fresh_vendors: frozenset[str] = frozenset()
     #: First alias -> (its state file, the key it was migrated with), for the databases this run uses.
     in_use: dict[str, tuple[Path, str]] = field(default_factory=dict)
     #: First aliases whose database is migrated afresh by this run: snapshotted once migrated.
@@ -272,6 +314,33 @@ class KeptDatabases:
     def check_destroyable(self, connection: BaseDatabaseWrapper, name: str) -> None:
         if self.real_databases is not None:
             self.real_databases.check_destroyable(connection.alias, connection, name)
+
+    def create_fresh(
+        self, connection: BaseDatabaseWrapper, create: Any, *, verbosity: int, interactive: bool, keepdb: bool
+    ) -> None:
+        """
+        Make a test database that is not kept from its snapshot, or by ``create(...)`` (a migrate), then snapshot it.
+
+        The snapshot is used when its key matches; otherwise the database is
+        migrated, and a new snapshot replaces the old one.
+        """
+        alias = connection.alias
+        test_name = test_database_name(alias)
+        path = state_path(connection, test_name)
+        snapshot = snapshot_name(connection, test_name, path) if connection.vendor in self.fresh_vendors else None
+        if snapshot is None:
+            create(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+            return
+        key = self.keys.key(alias)
+        state = read_state(path)
+        if state is not None and state.key == key and state.snapshot and snapshot_exists(connection, snapshot):
+            create_test_db_from(connection, snapshot, verbosity=verbosity, interactive=interactive)
+            self.rebuilt[alias] = FROM_SNAPSHOT
+            return
+        create(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+        self.check_destroyable(connection, snapshot)
+        take_snapshot(connection, os.fspath(connection.settings_dict["NAME"]), snapshot)
+        write_state(path, KeptState(key=key, clean=False, snapshot=True))
 
     def prepare(self, connection: BaseDatabaseWrapper, *, verbosity: int) -> None:
         """
@@ -290,7 +359,7 @@ class KeptDatabases:
         key = self.keys.key(alias)
         path = state_path(connection, test_name)
         state = read_state(path)
-        snapshot = snapshot_name(connection, test_name, path)
+        snapshot = snapshot_name(connection, test_name, path) if self.for_kept else None
         exists = bool(database_exists(connection, test_name))
         if exists and state is not None and state.key == key and state.clean:
             write_state(path, KeptState(key=key, clean=False, snapshot=state.snapshot))
@@ -342,21 +411,15 @@ class KeptDatabases:
         if snapshot is None:
             return
         self.check_destroyable(connection, snapshot)
-        if connection.vendor == "sqlite":
-            write_sqlite_file(connection, snapshot)
-        else:
-            copy_database(connection, test_name, snapshot)
+        take_snapshot(connection, test_name, snapshot)
         write_state(path, KeptState(key=key, clean=False, snapshot=True))
 
     def forget_snapshot(self, connection: BaseDatabaseWrapper, snapshot: str | None) -> None:
         """Remove a snapshot that no longer matches its test database."""
         if snapshot is None or not snapshot_exists(connection, snapshot):
             return
-        if connection.vendor == "sqlite":
-            os.remove(snapshot)
-            return
         self.check_destroyable(connection, snapshot)
-        drop_database(connection, snapshot, 0)
+        drop_snapshot(connection, snapshot)
 
     def finish(self, changed: Iterable[str]) -> None:
         """Mark clean the kept databases whose rows the run did not change (``changed``: first aliases)."""
@@ -368,19 +431,21 @@ class KeptDatabases:
         self.in_use.clear()
 
 
-def forget_kept(connection: BaseDatabaseWrapper, real_databases: RealDatabases | None) -> None:
+def remove_snapshot(connection: BaseDatabaseWrapper, real_databases: RealDatabases | None, *, verbosity: int) -> None:
     """
-    Remove the state and the snapshot of ``connection``'s kept test database (a run without ``--keepdb``).
+    Remove the snapshot and the state file of ``connection``'s test database (``SNAPSHOTS = False``).
 
-    Such a run replaces the test database: what was kept of it goes too.
+    Said from verbosity 2, so that ``--no-snapshots -v 2`` lists what it removes.
     """
     test_name = test_database_name(connection.alias)
-    if connection.vendor == "sqlite" and is_in_memory_name(test_name):
-        return
     path = state_path(connection, test_name)
     if not path.exists():
         return
-    KeptDatabases(keys=SchemaKeys({}), real_databases=real_databases).forget_snapshot(
-        connection, snapshot_name(connection, test_name, path)
-    )
+    snapshot = snapshot_name(connection, test_name, path)
+    if snapshot is not None and snapshot_exists(connection, snapshot):
+        if real_databases is not None:
+            real_databases.check_destroyable(connection.alias, connection, snapshot)
+        if verbosity >= 2:
+            connection.creation.log(f"Removing the snapshot {snapshot!r} of alias '{connection.alias}'...")
+        drop_snapshot(connection, snapshot)
     path.unlink(missing_ok=True)
