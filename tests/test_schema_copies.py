@@ -47,7 +47,7 @@ class SchemaCopiesTests(SimpleTestCase):
         for name in self.server.databases(self.prefix):
             self.server.drop(name)
 
-    def manage(self, *args, kept=False, **env):
+    def manage(self, *args, kept=False, snapshots_left=False, **env):
         environment = {
             "TENANCY_BACKEND": BACKEND,
             "TENANCY_DB_DIR": str(self.folder),
@@ -61,6 +61,8 @@ class SchemaCopiesTests(SimpleTestCase):
         if kept:
             # The kept test databases, and never a template.
             self.assertEqual({name for name in left if "mdbtpl" in name}, set(), result)
+        elif snapshots_left:
+            self.assertEqual({name for name in left if not name.endswith("_mdbsnap")}, set(), result)
         else:
             self.assertEqual(left, set(), result)
         return result
@@ -85,7 +87,8 @@ class SchemaCopiesTests(SimpleTestCase):
     def test_same_schema_tenants_are_migrated_once_and_copied(self):
         for extra in ((), ("--parallel", "2")):
             with self.subTest(extra=extra):
-                result = self.manage(*extra)
+                # No snapshot: the second run migrates again.
+                result = self.manage("--no-snapshots", *extra)
                 self.assertPassed(result)
                 self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, result)
                 roles = self.roles(result)
@@ -99,7 +102,7 @@ class SchemaCopiesTests(SimpleTestCase):
                     self.assertIn(f"Creating test database for alias '{alias}'", result.stderr + result.stdout)
 
     def test_no_schema_copies_migrates_each(self):
-        result = self.manage("--no-schema-copies")
+        result = self.manage("--no-schema-copies", "--no-snapshots")
         self.assertPassed(result)
         self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
         self.assertNotIn("copy of", result.stdout)
@@ -138,11 +141,44 @@ class SchemaCopiesTests(SimpleTestCase):
                     result.stderr + result.stdout,
                 )
                 self.assertEqual(self.roles(result)["tenant_2"], "kept (--keepdb), rebuilt, on first use")
-        # A run without --keepdb replaces the kept databases: nothing of them is left, snapshots included.
-        self.assertPassed(self.manage())
+        # --no-snapshots removes the snapshots; a run without --keepdb replaces the kept databases.
+        self.assertPassed(self.manage("--no-snapshots"))
 
     def test_keepdb_migrates_each_kept_database_in_place(self):
         result = self.manage("--keepdb", kept=True)
         self.assertPassed(result)
         self.assertNotIn("copy of", result.stdout)
         self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
+
+    def test_a_second_fresh_run_starts_from_the_snapshots(self):
+        # On a server, fresh runs use snapshots when asked to (SNAPSHOTS = True).
+        flags = ("--snapshots",) if BACKEND == "postgresql" else ()
+        first = self.manage(*flags, snapshots_left=True)
+        self.assertPassed(first)
+        self.assertEqual(first.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, first)
+        second = self.manage(*flags, snapshots_left=True)
+        self.assertPassed(second)
+        self.assertEqual(second.stdout.count(LEDGER_MIGRATED), 0, second)
+        roles = self.roles(second)
+        self.assertEqual(roles["default"], "created, from its snapshot")
+        self.assertEqual(roles["tenant_1"], "created on first use, from its snapshot")
+        self.assertEqual(roles["tenant_2"], "created on first use, as a copy of tenant_1")
+        # A migration added (another branch): migrated again, and the snapshots replaced.
+        changed = self.manage(*flags, snapshots_left=True, TENANCY_MIGRATIONS="extended")
+        self.assertPassed(changed)
+        self.assertEqual(changed.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, changed)
+        again = self.manage(*flags, snapshots_left=True, TENANCY_MIGRATIONS="extended")
+        self.assertEqual(again.stdout.count(LEDGER_MIGRATED), 0, again)
+        self.assertPassed(again)
+        # --no-snapshots migrates, and removes them.
+        removed = self.manage("--no-snapshots")
+        self.assertPassed(removed)
+        self.assertEqual(removed.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, removed)
+
+    def test_by_default_a_fresh_run_on_a_server_leaves_no_snapshot(self):
+        if BACKEND != "postgresql":
+            self.skipTest("SQLite snapshots are private files")
+        for _run in range(2):
+            result = self.manage()
+            self.assertPassed(result)
+            self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, result)
