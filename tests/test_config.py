@@ -50,7 +50,9 @@ class BuildConfigTests(SimpleTestCase):
             "settings.MULTIDB_RUNNER['SNAPSHOTS'] = 'yes' is not valid: use True, False or None.",
         ):
             build_config()
-        self.assertIs(build_config(snapshots=True).snapshots, True)
+        with override_settings(MULTIDB_RUNNER={"SNAPSHOTS": None}):
+            self.assertIs(build_config(snapshots=True).snapshots, True)
+            self.assertIsNone(build_config().snapshots)
 
     @override_settings(MULTIDB_RUNNER={"DATABASES": ["default", "other"], "MANAGED_LEGACY": False})
     def test_setting_is_read_when_needed(self):
