@@ -6,11 +6,16 @@ another, ``default`` a third. Each run is a real ``manage.py test`` in a
 subprocess, on SQLite files, in-memory SQLite or PostgreSQL (the suite's
 backend), serial and parallel; the real databases hold precious rows,
 counted after every run, and no test database or template may be left.
+
+Opt-in, with MULTIDB_SETUP_SUITE=1, as the fault suite is: each test runs
+the project several times (CI runs it in one serial job per backend).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import unittest
 import uuid
 from pathlib import Path
 
@@ -27,6 +32,10 @@ MIGRATED_EACH = 5
 PRECIOUS_ROWS = 3
 
 
+SETUP_SUITE = os.environ.get("MULTIDB_SETUP_SUITE") == "1"
+
+
+@unittest.skipUnless(SETUP_SUITE, "the set-up suite runs only with MULTIDB_SETUP_SUITE=1 (slow)")
 @only_with_backend("sqlite", "sqlite-memory", "postgresql")
 class SchemaCopiesTests(SimpleTestCase):
     def setUp(self):
