@@ -372,10 +372,12 @@ class Snapshots:
         ):
             self.check_destroyable(connection, test_name)
             if verbosity >= 1:
-                connection.creation.log(
-                    f"Restoring kept test database for alias '{alias}' from its snapshot: the last run "
-                    "that used it changed its rows (a flush), or did not end..."
+                why = (
+                    "the last run that used it changed its rows (a flush), or did not end"
+                    if exists
+                    else "a run without --keepdb destroyed it"
                 )
+                connection.creation.log(f"Restoring kept test database for alias '{alias}' from its snapshot: {why}...")
             copy_database(connection, snapshot, test_name)
             self.rebuilt[alias] = RESTORED
             write_state(path, KeptState(key=key, clean=False, snapshot=True))
