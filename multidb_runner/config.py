@@ -41,7 +41,7 @@ class RunnerConfig:
     lazy_transactions: bool = True
     lazy_setup: bool = True
     schema_copies: bool = True
-    #: None: with --keepdb, and on SQLite without a db suffix (see ``setup/snapshots.py``).
+    #: None: with --keepdb only (see ``setup/snapshots.py``).
     snapshots: bool | None = None
     report_db_usage: bool = False
     read_only_mirrors: bool = True

@@ -207,13 +207,13 @@ OPTIONS: tuple[Option, ...] = (
         "SNAPSHOTS",
         None,
         setting_help=(
-            "Reuse snapshots of migrated test databases across runs (None: with --keepdb, and on SQLite "
-            "without a db suffix; True: also on PostgreSQL; False: never, and remove them)."
+            "Reuse snapshots of migrated test databases across runs (None: with --keepdb only; "
+            "True: in fresh runs too; False: never, and remove them)."
         ),
         help=(
-            "Make test databases from snapshots of earlier runs when their migrations did not change "
-            "(on PostgreSQL too), or never with --no-snapshots, which also removes them. Default: with "
-            "--keepdb, and on SQLite without a db suffix."
+            "Make test databases from snapshots of earlier runs when their migrations did not change, "
+            "in fresh runs too, or never with --no-snapshots, which also removes them. Default: with "
+            "--keepdb only."
         ),
         boolean=True,
     ),

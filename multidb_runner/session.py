@@ -410,19 +410,14 @@ class MultiDBSession:
         Return the run's snapshots (``setup/snapshots.py``), or None when it uses none.
 
         ``SNAPSHOTS = None`` (the default): a ``--keepdb`` run checks its kept
-        databases and snapshots them; a fresh run uses snapshots on SQLite,
-        where they are private files, unless a db suffix names this run's
-        databases (a CI job's: each would leave its own). ``True``: fresh
-        runs on PostgreSQL too. ``False``: none (and they are removed).
+        databases and snapshots them; a fresh run migrates, as stock Django
+        does (every migration runs, with its output and whatever it does
+        outside the database: what a CI job checks). ``True``: fresh runs
+        too, on PostgreSQL and SQLite. ``False``: none (and they are removed).
         """
         policy = self.config.snapshots
         keepdb = setup.parameters.keepdb
-        if policy is True:
-            fresh = frozenset({"postgresql", "sqlite"})
-        elif policy is None and self.config.db_suffix is None:
-            fresh = frozenset({"sqlite"})
-        else:
-            fresh = frozenset()
+        fresh = frozenset({"postgresql", "sqlite"}) if policy is True else frozenset()
         if not keepdb and not fresh:
             return None
         return Snapshots(

@@ -160,8 +160,8 @@ class SchemaCopiesTests(SimpleTestCase):
         self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
 
     def test_a_second_fresh_run_starts_from_the_snapshots(self):
-        # On a server, fresh runs use snapshots when asked to (SNAPSHOTS = True).
-        flags = ("--snapshots",) if BACKEND == "postgresql" else ()
+        # Fresh runs use snapshots when asked to (SNAPSHOTS = True).
+        flags = ("--snapshots",)
         first = self.manage(*flags, snapshots_left=True)
         self.assertPassed(first)
         self.assertEqual(first.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, first)
@@ -184,9 +184,7 @@ class SchemaCopiesTests(SimpleTestCase):
         self.assertPassed(removed)
         self.assertEqual(removed.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, removed)
 
-    def test_by_default_a_fresh_run_on_a_server_leaves_no_snapshot(self):
-        if BACKEND != "postgresql":
-            self.skipTest("SQLite snapshots are private files")
+    def test_by_default_a_fresh_run_migrates(self):
         for _run in range(2):
             result = self.manage()
             self.assertPassed(result)

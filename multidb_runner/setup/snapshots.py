@@ -279,6 +279,7 @@ def take_snapshot(connection: BaseDatabaseWrapper, test_name: str, snapshot: str
     finds the old file or the new one, never half of one.
     """
     if connection.vendor == "sqlite":
+        Path(snapshot).parent.mkdir(parents=True, exist_ok=True)
         partial = f"{snapshot}.{os.getpid()}.partial"
         write_sqlite_file(connection, partial)
         os.replace(partial, snapshot)
