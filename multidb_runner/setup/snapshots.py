@@ -58,10 +58,10 @@ from django.db.migrations.loader import MigrationLoader
 from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
 from .copies import create_test_db_from
 from .lock_files import claim_key
-from .naming import test_database_name
 from .safety import RealDatabases
 from .schema_groups import SchemaFacts, connection_facts
 from .servers import own_connection
+from .test_names import test_database_name
 
 #: The state files' folder (and SQLite snapshots'), in the temporary folder.
 KEPT_FOLDER = "multidb_runner-kept"
