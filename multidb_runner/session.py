@@ -351,18 +351,23 @@ class MultiDBSession:
         """
         Return the test databases to make as copies of one of the same schema (``setup/schema_groups.py``).
 
-        None with ``--keepdb`` (kept databases are migrated in place) or
-        ``--no-schema-copies``. Read with legacy models unmanaged, as
-        ``migrate`` sees them.
+        None with ``--no-schema-copies``. With ``--keepdb``, only the kept
+        databases made afresh (rebuilt) take part. Read with legacy models
+        unmanaged, as ``migrate`` sees them.
         """
-        if not self.config.schema_copies or setup.parameters.keepdb:
+        if not self.config.schema_copies:
             return None
         with self.managed_flip.suspended():
             groups = schema_groups([first for first, _ in setup.plan.creations])
         if not groups:
             return None
         # The plan shows which test databases were copied.
-        return SchemaCopies(groups, real_databases=setup.real_databases, copied=setup.plan.copied_from)
+        return SchemaCopies(
+            groups,
+            real_databases=setup.real_databases,
+            copied=setup.plan.copied_from,
+            afresh=setup.snapshots.afresh if setup.parameters.keepdb and setup.snapshots is not None else None,
+        )
 
     def create_databases(self, setup: SetUp, creations: list[tuple[str, list[str]]], *, verbosity: int) -> None:
         """Create and prepare the test databases of ``creations``, recording them in the set-up's ``old_config``."""
@@ -392,7 +397,9 @@ class MultiDBSession:
         """
         snapshots = setup.snapshots
         create: Callable[..., None] = create_test_db
-        if self.config.snapshots is False:
+        if self.config.snapshots is False or (not keepdb and snapshots is None):
+            # No snapshot for this run: a run without --keepdb replaces the
+            # test database, and what was kept of it goes too.
             remove_snapshot(connection, setup.real_databases, verbosity=verbosity)
         if keepdb and snapshots is not None:
             snapshots.prepare(connection, verbosity=verbosity)

@@ -24,6 +24,7 @@ REBUILT = "kept (--keepdb), {}"
 CREATED_ON_FIRST_USE = "created on first use"
 COPIED = "created as a copy of {}"
 COPIED_ON_FIRST_USE = "created on first use, as a copy of {}"
+KEPT_COPY = "kept (--keepdb), made as a copy of {}"
 KEPT_ON_FIRST_USE = "kept (--keepdb), set up on first use"
 SHARED = "same database as {}"
 MIRROR = "mirror of {}"
@@ -113,6 +114,8 @@ class DatabasePlan:
         kept = self.keepdb and self.test_names[first] != IN_MEMORY
         if first in self.copied_from:
             source = self.copied_from[first]
+            if kept:
+                return KEPT_COPY.format(source) + (", on first use" if first in self.on_first_use else "")
             return (COPIED_ON_FIRST_USE if first in self.on_first_use else COPIED).format(source)
         if kept and first in self.rebuilt:
             return REBUILT.format(self.rebuilt[first]) + (", on first use" if first in self.on_first_use else "")

@@ -103,6 +103,8 @@ class SchemaCopies:
     templates: dict[tuple[str, ...], Template] = field(default_factory=dict)
     #: Groups whose first migration touched another database: each migrates.
     in_doubt: set[tuple[str, ...]] = field(default_factory=set)
+    #: Under --keepdb, the aliases whose test database is made afresh (``Snapshots.afresh``).
+    afresh: set[str] | None = None
     #: Alias -> the alias whose freshly migrated test database it was copied from.
     copied: dict[str, str] = field(default_factory=dict)
     folder: str | None = None
@@ -119,10 +121,16 @@ class SchemaCopies:
         interactive: bool,
         keepdb: bool,
     ) -> None:
-        """Make ``connection``'s test database: a copy of its group's template, or ``create(...)`` (a migrate)."""
+        """
+        Make ``connection``'s test database: a copy of its group's template, or ``create(...)`` (a migrate).
+
+        With ``--keepdb``, only a database made afresh (``afresh``: a kept one
+        rebuilt, or none kept) takes part; a kept one is migrated in place.
+        """
         alias = connection.alias
         group = self.group_of.get(alias)
-        if keepdb or group is None or group in self.in_doubt:
+        kept = keepdb and not (self.afresh is not None and alias in self.afresh)
+        if kept or group is None or group in self.in_doubt:
             create(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
             self.made.add(alias)
             return

@@ -338,6 +338,8 @@ class Snapshots:
     in_use: dict[str, tuple[Path, str]] = field(default_factory=dict)
     #: First aliases whose database is migrated afresh by this run: snapshotted once migrated.
     to_snapshot: set[str] = field(default_factory=set)
+    #: First aliases whose kept database this run makes afresh (a copy of a same-schema one will do).
+    afresh: set[str] = field(default_factory=set)
 
     def check_destroyable(self, connection: BaseDatabaseWrapper, name: str) -> None:
         if self.real_databases is not None:
@@ -427,6 +429,7 @@ class Snapshots:
             write_state(path, KeptState(key=key, clean=False, snapshot=False))
             if snapshot is not None:
                 self.to_snapshot.add(alias)
+            self.afresh.add(alias)
         self.in_use[alias] = (path, key)
 
     def after_create(self, connection: BaseDatabaseWrapper) -> None:
