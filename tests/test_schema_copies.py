@@ -117,6 +117,19 @@ class SchemaCopiesTests(SimpleTestCase):
         self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
         self.assertNotIn("copy of", result.stdout)
 
+    def test_a_router_that_queries_its_database_migrates_each(self):
+        # The routers are asked before any test database exists: a query
+        # there would reach the real databases (tenant_3's does not exist;
+        # SQLite would create its file). Refused, the aliases are in doubt.
+        result = self.manage(TENANCY_ROUTER="querying")
+        self.assertPassed(result)
+        self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
+        self.assertNotIn("copy of", result.stdout)
+        if BACKEND == "postgresql":
+            self.assertNotIn(f"{self.prefix}_tenant_3", self.server.databases(self.prefix))
+        else:
+            self.assertFalse((Path(self.folder) / "tenant_3.sqlite3").exists())
+
     def test_keepdb_migrates_each_kept_database_in_place(self):
         result = self.manage("--keepdb", kept=True)
         self.assertPassed(result)

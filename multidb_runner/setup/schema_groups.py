@@ -14,7 +14,10 @@ keeps the alias on its own ``migrate``:
 - identical connection settings but for the database names;
 - identical answers of the project's routers for every model, every app,
   and every migration operation that asks them (``RunPython`` and
-  ``RunSQL`` with their hints, model operations by model name);
+  ``RunSQL`` with their hints, model operations by model name), given
+  without a database: they are asked before any test database exists, so
+  a router that queries its database (django-pgtrigger's test router reads
+  the server's version) is refused the connection, and its aliases migrate;
 - no migration code of the project that could tell the aliases apart: a
   ``RunPython`` function (or a ``pre_migrate`` / ``post_migrate`` receiver
   outside Django) whose code names an alias or reads ``settings_dict`` or
@@ -33,6 +36,7 @@ import re
 import types
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.apps import apps
@@ -51,6 +55,39 @@ TEST_NAME_KEYS = frozenset({"NAME", "MIRROR", "DEPENDENCIES"})
 #: Names in code that reads which database it runs on.
 TELLING_NAMES = frozenset({"settings_dict", "DATABASES"})
 WHOLE_DATABASE_SQL = re.compile(r"\bDATABASE\b", re.IGNORECASE)
+ABSENT = object()
+
+
+class ConnectionRefused(Exception):
+    """A router asked for a connection while the aliases were compared."""
+
+
+@contextmanager
+def connections_refused() -> Iterator[None]:
+    """
+    Refuse every connection (``ensure_connection``) while the routers are asked.
+
+    Stock Django asks the routers during ``migrate``, once the test database
+    exists and the alias names it. Asked before, a router that queries its
+    database would connect to the real one, or fail where none exists: its
+    answers depend on the database, and its aliases are in doubt. Set on
+    each connection object for the questions only, never on a class.
+    """
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefused
+
+    saved = [(connection, vars(connection).get("ensure_connection", ABSENT)) for connection in connections.all()]
+    for connection, _ in saved:
+        connection.ensure_connection = refuse  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for connection, original in saved:
+            if original is ABSENT:
+                del connection.ensure_connection
+            else:
+                connection.ensure_connection = original  # type: ignore[method-assign]
 
 
 def router_answer(db: str, app_label: str, **hints: Any) -> bool:
@@ -198,17 +235,23 @@ def schema_groups(firsts: Sequence[str]) -> list[tuple[str, ...]]:
     Return the groups of ``firsts`` (the first aliases of test databases) that get the same schema.
 
     Only groups of two or more, each in the order of ``firsts``; none when
-    the project's migration code is in doubt.
+    the project's migration code is in doubt, or a router cannot answer
+    without a database.
     """
     candidates = [alias for alias in firsts if connections[alias].vendor in COPYABLE_VENDORS]
     if len(candidates) < 2:
         return []
-    facts = SchemaFacts(frozenset(connections))
-    if facts.code_in_doubt:
-        return []
     by_key: dict[tuple[Any, ...], list[str]] = {}
-    for alias in candidates:
-        by_key.setdefault((connection_facts(alias), facts.answers(alias)), []).append(alias)
+    try:
+        with connections_refused():
+            facts = SchemaFacts(frozenset(connections))
+            if facts.code_in_doubt:
+                return []
+            for alias in candidates:
+                by_key.setdefault((connection_facts(alias), facts.answers(alias)), []).append(alias)
+    except Exception:  # A router that needs its database, or fails without one: in doubt.
+        # ``migrate`` asks it again on the test database, as stock Django does, and raises what it raises.
+        return []
     return [tuple(group) for group in by_key.values() if len(group) > 1]
 
 
