@@ -68,6 +68,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -386,6 +387,21 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=60)
 
 
+def run_in_own_session(command: list[str], timeout: float | None, **popen: Any) -> int | None:
+    """
+    Run ``command`` with ``popen``'s arguments; return its exit status, or None if it timed out.
+
+    In a session of its own, so that a run that times out is ended with
+    its worker processes.
+    """
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True, **popen)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_process_group(process)
+        return None
+
+
 @dataclass
 class Suite:
     """Where and how runtests.py runs, and where its output goes."""
@@ -417,15 +433,7 @@ class Suite:
         print(f"Running {name}: {shown}", flush=True)
         start = time.monotonic()
         with self.log(name, "out").open("w") as out, self.log(name, "err").open("w") as err:
-            # A session of its own, so that a run that times out is ended with its worker processes.
-            process = subprocess.Popen(
-                command, cwd=self.tests_dir, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
-            )
-            try:
-                exit_code: int | None = process.wait(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                exit_code = None
-                stop_process_group(process)
+            exit_code = run_in_own_session(command, self.timeout, cwd=self.tests_dir, stdout=out, stderr=err)
         seconds = time.monotonic() - start
         self.log(name, "json").write_text(json.dumps({"exit_code": exit_code, "seconds": seconds}))
         return parse_summary(name, self.log(name, "err").read_text(errors="replace"), exit_code, seconds)

@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
-from django_suite import stop_process_group
+from django_suite import run_in_own_session
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -97,6 +97,8 @@ class Suite:
     pytest_args: tuple[str, ...] = ()
     #: Environment variables of this suite only (templates, see Project.environment).
     environment: Mapping[str, str] = field(default_factory=dict)
+    #: False for a suite whose tests cannot run under pytest-xdist (--xdist leaves it serial).
+    xdist: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,8 @@ PROJECTS: tuple[Project, ...] = (
         install_project=True,  # pgtrigger.version reads its distribution's metadata.
         suites=(
             Suite("suite", ("--create-db",)),
-            Suite("independent", ("--create-db", "-m", "independent")),
+            # Both write migration files into the source tree: under pytest-xdist they race.
+            Suite("independent", ("--create-db", "-m", "independent"), xdist=False),
         ),
     ),
     # History tables filled by PostgreSQL triggers (it uses pgtrigger), its admin, a middleware that
@@ -429,7 +432,7 @@ class Runner:
         command = [self.python, "-m", "pytest", "-p", "no:cacheprovider", f"--junit-xml={junit}", "-rfE"]
         for shim in self.project.shims:
             command += ["-p", shim]
-        if self.xdist:
+        if self.xdist and suite.xdist:
             command += ["-n", str(self.xdist)]
         if with_plugin:
             command += ["-p", PLUGIN]
@@ -437,22 +440,11 @@ class Runner:
         variables = sorted({*self.project.environment, *suite.environment})
         print(f"  {name}: {shlex.join(command[1:])}  (env: {', '.join(variables) or 'none'})", flush=True)
         start = time.monotonic()
+        environment = self.environment(suite)
         with log.open("w") as output:
-            # A session of its own, so that a run that times out is ended with its xdist workers.
-            process = subprocess.Popen(
-                command,
-                cwd=self.tree,
-                env=self.environment(suite),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
+            exit_code = run_in_own_session(
+                command, self.timeout, cwd=self.tree, env=environment, stdout=output, stderr=subprocess.STDOUT
             )
-            try:
-                exit_code: int | None = process.wait(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                exit_code = None
-                stop_process_group(process)
         seconds = time.monotonic() - start
         tests = read_junit(junit) if junit.exists() else {}
         finished = exit_code in FINISHED and junit.exists()
