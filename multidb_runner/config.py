@@ -41,6 +41,8 @@ class RunnerConfig:
     lazy_transactions: bool = True
     lazy_setup: bool = True
     schema_copies: bool = True
+    #: None: with --keepdb only (see ``setup/snapshots.py``).
+    snapshots: bool | None = None
     report_db_usage: bool = False
     read_only_mirrors: bool = True
 
@@ -127,6 +129,7 @@ def build_config(
     lazy_transactions: bool | None = None,
     lazy_setup: bool | None = None,
     schema_copies: bool | None = None,
+    snapshots: bool | None = None,
     report_db_usage: bool | None = None,
     read_only_mirrors: bool | None = None,
 ) -> RunnerConfig:
@@ -141,9 +144,12 @@ def build_config(
         patterns = database_patterns_from_setting(list(databases))
     # Every setting is checked, even where a flag overrides it.
     for key in BOOLEAN_SETTINGS:
+        if setting[key] is None and DEFAULTS[key] is None:
+            continue  # "decide for me", where the setting allows it
         if not isinstance(setting[key], bool):
+            choices = "True, False or None" if DEFAULTS[key] is None else "True or False"
             raise ConfigurationError(
-                f"settings.{SETTING_NAME}['{key}'] = {setting[key]!r} is not valid: use True or False."
+                f"settings.{SETTING_NAME}['{key}'] = {setting[key]!r} is not valid: use {choices}."
             )
     flags = {
         "managed_legacy": managed_legacy,
@@ -152,6 +158,7 @@ def build_config(
         "lazy_transactions": lazy_transactions,
         "lazy_setup": lazy_setup,
         "schema_copies": schema_copies,
+        "snapshots": snapshots,
         "report_db_usage": report_db_usage,
         "read_only_mirrors": read_only_mirrors,
     }

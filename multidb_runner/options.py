@@ -203,6 +203,21 @@ OPTIONS: tuple[Option, ...] = (
         boolean=True,
     ),
     Option(
+        "snapshots",
+        "SNAPSHOTS",
+        None,
+        setting_help=(
+            "Reuse snapshots of migrated test databases across runs (None: with --keepdb only; "
+            "True: in fresh runs too; False: never, and remove them)."
+        ),
+        help=(
+            "Make test databases from snapshots of earlier runs when their migrations did not change, "
+            "in fresh runs too, or never with --no-snapshots, which also removes them. Default: with "
+            "--keepdb only."
+        ),
+        boolean=True,
+    ),
+    Option(
         "lazy_transactions",
         "LAZY_TRANSACTIONS",
         True,

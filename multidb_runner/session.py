@@ -23,9 +23,11 @@ import multiprocessing
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 
@@ -48,6 +50,7 @@ from .setup.databases import (
     OldConfig,
     SerializedContentsReloadedInPlace,
     create_test_databases,
+    create_test_db,
     destroy_test_databases,
     restore_real_name,
     serialize_test_databases,
@@ -63,6 +66,7 @@ from .setup.naming import (
 )
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
 from .setup.schema_groups import schema_groups
+from .setup.snapshots import SchemaKeys, Snapshots, remove_snapshot
 
 Log = Callable[..., None]
 
@@ -106,6 +110,8 @@ class SetUp:
     clones: WorkerClones | None = None
     #: The templates of same-schema test databases, and the copies made from them.
     copies: SchemaCopies | None = None
+    #: Snapshots used and taken, and the kept test databases of a ``--keepdb`` run, checked before use.
+    snapshots: Snapshots | None = None
     legacy_models: dict[str, list[legacy.ModelType]] = field(default_factory=dict)
     isolation: IsolationLayer | None = None
     lazy_setup: LazyTestDatabases | None = None
@@ -258,6 +264,10 @@ class MultiDBSession:
             self.changes.callback(self.names_ahead.restore)
             self.lock_test_databases(plan.eager_creations)
             setup.legacy_models = self.setup_legacy_models(plan)
+            setup.snapshots = self.plan_snapshots(setup)
+            if parameters.keepdb:
+                # Once the kept databases are let go: clean unless the run changed their rows.
+                self.changes.callback(self.finish_kept_databases, setup)
             self.changes.callback(self.destroy_test_databases, setup)
             setup.copies = self.plan_schema_copies(setup)
             if setup.copies is not None:
@@ -366,8 +376,70 @@ class MultiDBSession:
                 keepdb=parameters.keepdb,
                 time_keeper=parameters.time_keeper,
                 prepare_database=lambda alias: self.prepare_database(setup, alias),
-                copies=setup.copies,
+                create=partial(self.create_test_database, setup),
             )
+
+    def create_test_database(
+        self, setup: SetUp, connection: BaseDatabaseWrapper, *, verbosity: int, interactive: bool, keepdb: bool
+    ) -> None:
+        """
+        Make one test database: Django's ``create_test_db()``, or a copy of one of the same schema.
+
+        With ``--keepdb``, a kept database that is no longer what a migrate
+        gives is restored from its snapshot or dropped first, so that it is
+        made afresh, and then snapshotted (``setup/kept.py``); without it,
+        what was kept of the test database goes.
+        """
+        snapshots = setup.snapshots
+        create: Callable[..., None] = create_test_db
+        if self.config.snapshots is False:
+            remove_snapshot(connection, setup.real_databases, verbosity=verbosity)
+        if keepdb and snapshots is not None:
+            snapshots.prepare(connection, verbosity=verbosity)
+        elif snapshots is not None:
+            create = partial(snapshots.create_fresh, create=create_test_db)
+        if setup.copies is not None:
+            setup.copies.create(connection, create, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+        else:
+            create(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
+        if keepdb and snapshots is not None:
+            snapshots.after_create(connection)
+
+    def plan_snapshots(self, setup: SetUp) -> Snapshots | None:
+        """
+        Return the run's snapshots (``setup/snapshots.py``), or None when it uses none.
+
+        ``SNAPSHOTS = None`` (the default): a ``--keepdb`` run checks its kept
+        databases and snapshots them; a fresh run migrates, as stock Django
+        does (every migration runs, with its output and whatever it does
+        outside the database: what a CI job checks). ``True``: fresh runs
+        too, on PostgreSQL and SQLite. ``False``: none (and they are removed).
+        """
+        policy = self.config.snapshots
+        keepdb = setup.parameters.keepdb
+        fresh = frozenset({"postgresql", "sqlite"}) if policy is True else frozenset()
+        if not keepdb and not fresh:
+            return None
+        return Snapshots(
+            SchemaKeys(setup.legacy_models),
+            setup.real_databases,
+            rebuilt=setup.plan.rebuilt,
+            for_kept=policy is not False,
+            fresh_vendors=fresh,
+        )
+
+    def finish_kept_databases(self, setup: SetUp) -> None:
+        """
+        Mark clean the kept databases whose rows the run did not change; the others stay marked changed.
+
+        A run stopped by a signal, or whose isolation layer never started,
+        leaves them all marked changed: the next run rebuilds them.
+        """
+        if setup.snapshots is None or self.signals.interrupted or setup.isolation is None:
+            return
+        plan = setup.plan
+        changed = {plan.database_of(alias) for alias in setup.isolation.flush.flushed}
+        setup.snapshots.finish(first for first in changed if first is not None)
 
     def prepare_database(self, setup: SetUp, alias: str) -> None:
         """Make a freshly migrated test database ready: legacy tables, stale clones gone, clones made."""
@@ -442,6 +514,7 @@ class MultiDBSession:
             lazy_transactions=config.lazy_transactions,
             report_usage=config.report_db_usage,
             read_only_mirrors=self.read_only_mirrors() if config.read_only_mirrors else frozenset(),
+            note_flushes=self.setup is not None and self.setup.parameters.keepdb,
         )
 
     def read_only_mirrors(self) -> frozenset[str]:

@@ -55,20 +55,16 @@ under "Fail under both", not as differences.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fnmatch
 import hashlib
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import tarfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from suite_comparison import Problem, Sides, download_sdist, print_differences, run_logged
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -81,6 +77,8 @@ from test_sqlite import *  # noqa: F403
 
 TEST_RUNNER = "multidb_runner.MultiDBRunner"
 '''
+
+SIDES = Sides(stock="under stock", other="under the runner", both="under both")
 
 #: The counts in unittest's closing "FAILED (...)" or "OK (...)" line.
 SUMMARY_COUNTS = ("failures", "errors", "skipped", "expected failures", "unexpected successes")
@@ -96,15 +94,6 @@ OUTCOME = re.compile(r"^(OK|FAILED)(?: \((.*)\))?$")
 # "test_x (module.Class.test_x)" on Python 3.11+, "test_x (module.Class)" before;
 # a subtest adds " [message] (params)"; a class fixture is "setUpClass (module.Class)".
 DESCRIPTION = re.compile(r"^(\S+) \(([^()\s]+)\)(.*)$")
-
-
-@dataclass
-class Problem:
-    """One FAIL:, ERROR: or UNEXPECTED SUCCESS: entry of a summary."""
-
-    kind: str
-    test_id: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -302,33 +291,7 @@ def installed_django_version(python: str) -> str:
 
 def download_django(version: str, work_dir: Path) -> Path:
     """Download and unpack the sdist of Django ``version`` (exact) unless done before; return its tests folder."""
-    download_dir = work_dir / "sdist"
-    download_dir.mkdir(parents=True, exist_ok=True)
-    archive_name = f"django-{version}.tar.gz"
-
-    def downloaded() -> Path | None:
-        # Django's sdists were named Django-X.Y.tar.gz before PEP 625.
-        return next((path for path in download_dir.glob("*.tar.gz") if path.name.lower() == archive_name), None)
-
-    if downloaded() is None:
-        subprocess.run(
-            [
-                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
-                *("--no-binary", ":all:", "--dest", str(download_dir), f"django=={version}"),
-            ],
-            check=True,
-        )
-    archive = downloaded()
-    if archive is None:
-        raise SystemExit(f"pip did not download {archive_name} into {download_dir}.")
-    source_dir = work_dir / archive.name[: -len(".tar.gz")]
-    if not (source_dir / "tests" / "runtests.py").exists():
-        with tarfile.open(archive) as tar:
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(work_dir, filter="data")
-            else:  # A Python without the extraction filters (before 3.11.4).
-                tar.extractall(work_dir)
-    return source_dir / "tests"
+    return download_sdist("django", version, work_dir, work_dir / "sdist") / "tests"
 
 
 def make_venv(version: str, work_dir: Path, tests_dir: Path) -> str:
@@ -378,30 +341,6 @@ def selected_labels(tests_dir: Path, labels: list[str], excluded: list[str]) -> 
     ]
 
 
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """End ``process`` and the processes it started: SIGTERM (the runner's clean stop), then SIGKILL."""
-    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, stop_signal)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=60)
-
-
-def run_in_own_session(command: list[str], timeout: float | None, **popen: Any) -> int | None:
-    """
-    Run ``command`` with ``popen``'s arguments; return its exit status, or None if it timed out.
-
-    In a session of its own, so that a run that times out is ended with
-    its worker processes.
-    """
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True, **popen)
-    try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stop_process_group(process)
-        return None
-
-
 @dataclass
 class Suite:
     """Where and how runtests.py runs, and where its output goes."""
@@ -431,10 +370,8 @@ class Suite:
         ]
         shown = " ".join(command) if len(command) < 40 else " ".join([*command[:12], f"... ({len(labels)} labels)"])
         print(f"Running {name}: {shown}", flush=True)
-        start = time.monotonic()
         with self.log(name, "out").open("w") as out, self.log(name, "err").open("w") as err:
-            exit_code = run_in_own_session(command, self.timeout, cwd=self.tests_dir, stdout=out, stderr=err)
-        seconds = time.monotonic() - start
+            exit_code, seconds = run_logged(command, self.tests_dir, out, err, self.timeout)
         self.log(name, "json").write_text(json.dumps({"exit_code": exit_code, "seconds": seconds}))
         return parse_summary(name, self.log(name, "err").read_text(errors="replace"), exit_code, seconds)
 
@@ -466,23 +403,11 @@ def recheck(suite: Suite, problems: list[Problem]) -> dict[str, str]:
     runner = suite.run(f"recheck-{suite.runner_name}", suite.runner_settings, labels)
     if not (stock.finished and runner.finished):
         return {problem.test_id: "the recheck did not finish" for problem in problems}
-    verdicts = {
-        (False, True): "fails again under the runner only",
-        (True, False): "fails under stock only",
-        (True, True): "fails under both",
-        (False, False): "passes under both (flaky, or depends on the tests run before it)",
-    }
+    verdicts = SIDES.verdicts()
     return {
         problem.test_id: verdicts[problem.test_id in stock.problems, problem.test_id in runner.problems]
         for problem in problems
     }
-
-
-def format_problem(problem: Problem, *notes: str) -> str:
-    """Return the lines naming a failing test, the last line of its traceback, and any notes."""
-    return "\n".join(
-        [f"  {problem.test_id}", f"      {problem.kind}: {problem.message}"] + [f"      {note}" for note in notes]
-    )
 
 
 def print_counts(stock: RunResult, runner: RunResult) -> None:
@@ -521,26 +446,13 @@ def report(stock: RunResult, runner: RunResult, suite: Suite | None = None) -> i
     if stock.tests_run != runner.tests_run:
         print("\nThe runs ran different numbers of tests (a class fixture error skips its class's tests).")
 
-    runner_only = [runner.problems[key] for key in sorted(runner.problems.keys() - stock.problems.keys())]
-    stock_only = [stock.problems[key] for key in sorted(stock.problems.keys() - runner.problems.keys())]
-    unexpected = [problem for problem in runner_only if allowed_reason(problem) is None]
-    allowed = [problem for problem in runner_only if allowed_reason(problem) is not None]
-    verdicts = recheck(suite, unexpected + stock_only) if suite is not None else {}
-
-    def isolation(problem: Problem) -> list[str]:
-        return [f"alone: {verdicts[problem.test_id]}"] if problem.test_id in verdicts else []
-
-    print(f"\nFail under the runner only, not allowed ({len(unexpected)}):")
-    for problem in unexpected:
-        print(format_problem(problem, *isolation(problem)))
-    print(f"\nFail under the runner only, allowed by design ({len(allowed)}):")
-    for problem in allowed:
-        print(format_problem(problem, f"allowed: {allowed_reason(problem)}"))
-    print(f"\nFail under stock only ({len(stock_only)}):")
-    for problem in stock_only:
-        print(format_problem(problem, *isolation(problem)))
-    print(f"\nFail under both: {len(stock.problems.keys() & runner.problems.keys())}")
-    return 1 if unexpected else 0
+    return print_differences(
+        stock.problems,
+        runner.problems,
+        allowed_reason,
+        SIDES,
+        (lambda problems: recheck(suite, problems)) if suite is not None else None,
+    )
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:

@@ -54,14 +54,13 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
-from django_suite import run_in_own_session
+from suite_comparison import run_logged
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -439,13 +438,10 @@ class Runner:
         command += suite.pytest_args
         variables = sorted({*self.project.environment, *suite.environment})
         print(f"  {name}: {shlex.join(command[1:])}  (env: {', '.join(variables) or 'none'})", flush=True)
-        start = time.monotonic()
-        environment = self.environment(suite)
         with log.open("w") as output:
-            exit_code = run_in_own_session(
-                command, self.timeout, cwd=self.tree, env=environment, stdout=output, stderr=subprocess.STDOUT
+            exit_code, seconds = run_logged(
+                command, self.tree, output, subprocess.STDOUT, self.timeout, env=self.environment(suite)
             )
-        seconds = time.monotonic() - start
         tests = read_junit(junit) if junit.exists() else {}
         finished = exit_code in FINISHED and junit.exists()
         return RunResult(name, exit_code, seconds, tests, finished, log)

@@ -18,6 +18,7 @@ class BuildConfigTests(SimpleTestCase):
         self.assertTrue(config.lazy_transactions)
         self.assertTrue(config.lazy_setup)
         self.assertTrue(config.schema_copies)
+        self.assertIsNone(config.snapshots)
         self.assertFalse(config.report_db_usage)
         self.assertTrue(config.read_only_mirrors)
         self.assertEqual(
@@ -36,10 +37,22 @@ class BuildConfigTests(SimpleTestCase):
                 "LAZY_TRANSACTIONS",
                 "LAZY_SETUP",
                 "SCHEMA_COPIES",
+                "SNAPSHOTS",
                 "REPORT_DB_USAGE",
                 "READ_ONLY_MIRRORS",
             },
         )
+
+    @override_settings(MULTIDB_RUNNER={"SNAPSHOTS": "yes"})
+    def test_snapshots_takes_true_false_or_none(self):
+        with self.assertRaisesMessage(
+            ConfigurationError,
+            "settings.MULTIDB_RUNNER['SNAPSHOTS'] = 'yes' is not valid: use True, False or None.",
+        ):
+            build_config()
+        with override_settings(MULTIDB_RUNNER={"SNAPSHOTS": None}):
+            self.assertIs(build_config(snapshots=True).snapshots, True)
+            self.assertIsNone(build_config().snapshots)
 
     @override_settings(MULTIDB_RUNNER={"DATABASES": ["default", "other"], "MANAGED_LEGACY": False})
     def test_setting_is_read_when_needed(self):
@@ -59,7 +72,8 @@ class BuildConfigTests(SimpleTestCase):
             ConfigurationError,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
             "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_SETUP, LAZY_TRANSACTIONS, "
-            "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SCHEMA_COPIES, SELECTIVE_FLUSH, SHARD, START_METHOD, "
+            "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SCHEMA_COPIES, SELECTIVE_FLUSH, SHARD, SNAPSHOTS, "
+            "START_METHOD, "
             "WORKER_TIMEOUT.",
         ):
             build_config()

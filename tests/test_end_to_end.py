@@ -29,7 +29,8 @@ class FullSuiteTests(ShopTestCase):
         plan = result.stdout[result.stdout.index("Database plan:") :]
         self.assertRegex(plan, r"default_RO\s+\S*test_default\.sqlite3\s+mirror of default")
         self.assertRegex(plan, r"crm\s+\S*test_crm\.sqlite3\s+created\s+ACCOUNTS, CONTACTS, CONTACTS_accounts_followed")
-        self.assertRegex(plan, r"tenant_b\s+\S*test_tenant_b\.sqlite3\s+created\s+-")
+        # The same schema as tenant_a's: a copy of it (see test_schema_copies).
+        self.assertRegex(plan, r"tenant_b\s+\S*test_tenant_b\.sqlite3\s+created as a copy of tenant_a\s+-")
         # No test database left, and no real database was ever opened.
         self.assertEqual(self.files(), [])
 
@@ -202,9 +203,11 @@ class LegacyTablesTests(ShopTestCase):
         self.assertLessEqual({"ACCOUNTS", "CONTACTS", "CONTACTS_accounts_followed"}, sqlite_tables(test_crm))
         second = self.manage("test", "--keepdb", "-v", "2")
         self.assertPassed(second, tests=9)
-        # The tables were kept (and are listed), and still empty.
+        # The tables were kept (and are listed), and still empty. The first run's
+        # TransactionTestCase flushes changed its rows: restored from its snapshot.
         self.assertRegex(
-            second.stdout, r"crm\s+\S+\s+kept \(--keepdb\)\s+ACCOUNTS, CONTACTS, CONTACTS_accounts_followed"
+            second.stdout,
+            r"crm\s+\S+\s+kept \(--keepdb\), restored\s+ACCOUNTS, CONTACTS, CONTACTS_accounts_followed",
         )
         indexes = sqlite_rows(test_crm, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'CONTACTS'")
         self.assertTrue(any('("email")' in sql for (sql,) in indexes if sql), indexes)
@@ -281,7 +284,9 @@ class ConfigurationErrorTests(ShopTestCase):
             result,
             "settings.MULTIDB_RUNNER has unknown key(s) 'DATABASE'. "
             "Valid keys: COVERAGE, DATABASES, DB_SUFFIX, DURATIONS_FILE, JUNIT_XML, LAZY_SETUP, LAZY_TRANSACTIONS, "
-            "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SELECTIVE_FLUSH, SHARD, START_METHOD, WORKER_TIMEOUT.",
+            "MANAGED_LEGACY, READ_ONLY_MIRRORS, REPORT_DB_USAGE, SCHEMA_COPIES, SELECTIVE_FLUSH, SHARD, SNAPSHOTS, "
+            "START_METHOD, "
+            "WORKER_TIMEOUT.",
         )
 
     def test_report_in_a_missing_folder(self):

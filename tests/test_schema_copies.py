@@ -6,11 +6,16 @@ another, ``default`` a third. Each run is a real ``manage.py test`` in a
 subprocess, on SQLite files, in-memory SQLite or PostgreSQL (the suite's
 backend), serial and parallel; the real databases hold precious rows,
 counted after every run, and no test database or template may be left.
+
+Opt-in, with MULTIDB_SETUP_SUITE=1, as the fault suite is: each test runs
+the project several times (CI runs it in one serial job per backend).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import unittest
 import uuid
 from pathlib import Path
 
@@ -27,6 +32,10 @@ MIGRATED_EACH = 5
 PRECIOUS_ROWS = 3
 
 
+SETUP_SUITE = os.environ.get("MULTIDB_SETUP_SUITE") == "1"
+
+
+@unittest.skipUnless(SETUP_SUITE, "the set-up suite runs only with MULTIDB_SETUP_SUITE=1 (slow)")
 @only_with_backend("sqlite", "sqlite-memory", "postgresql")
 class SchemaCopiesTests(SimpleTestCase):
     def setUp(self):
@@ -47,7 +56,7 @@ class SchemaCopiesTests(SimpleTestCase):
         for name in self.server.databases(self.prefix):
             self.server.drop(name)
 
-    def manage(self, *args, kept=False, **env):
+    def manage(self, *args, kept=False, snapshots_left=False, **env):
         environment = {
             "TENANCY_BACKEND": BACKEND,
             "TENANCY_DB_DIR": str(self.folder),
@@ -61,6 +70,8 @@ class SchemaCopiesTests(SimpleTestCase):
         if kept:
             # The kept test databases, and never a template.
             self.assertEqual({name for name in left if "mdbtpl" in name}, set(), result)
+        elif snapshots_left:
+            self.assertEqual({name for name in left if not name.endswith("_mdbsnap")}, set(), result)
         else:
             self.assertEqual(left, set(), result)
         return result
@@ -78,14 +89,15 @@ class SchemaCopiesTests(SimpleTestCase):
             for alias in ("default", "tenant_1", "tenant_2", "tenant_3", "archive")
         }
 
-    def assertPassed(self, result, tests=6):
+    def assertPassed(self, result, tests=7):
         self.assertEqual(result.returncode, 0, result)
         self.assertIn(f"Ran {tests} tests", result.stderr)
 
     def test_same_schema_tenants_are_migrated_once_and_copied(self):
         for extra in ((), ("--parallel", "2")):
             with self.subTest(extra=extra):
-                result = self.manage(*extra)
+                # No snapshot: the second run migrates again.
+                result = self.manage("--no-snapshots", *extra)
                 self.assertPassed(result)
                 self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, result)
                 roles = self.roles(result)
@@ -99,7 +111,7 @@ class SchemaCopiesTests(SimpleTestCase):
                     self.assertIn(f"Creating test database for alias '{alias}'", result.stderr + result.stdout)
 
     def test_no_schema_copies_migrates_each(self):
-        result = self.manage("--no-schema-copies")
+        result = self.manage("--no-schema-copies", "--no-snapshots")
         self.assertPassed(result)
         self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
         self.assertNotIn("copy of", result.stdout)
@@ -130,8 +142,63 @@ class SchemaCopiesTests(SimpleTestCase):
         else:
             self.assertFalse((Path(self.folder) / "tenant_3.sqlite3").exists())
 
+    def test_keepdb_is_never_stale(self):
+        # A kept database whose rows a TransactionTestCase flushed is restored from its snapshot.
+        for run in ("first", "second", "third"):
+            with self.subTest(run=run):
+                result = self.manage("--keepdb", kept=True)
+                self.assertPassed(result)
+                expected = "kept (--keepdb)" if run == "first" else "kept (--keepdb), restored"
+                self.assertEqual(self.roles(result)["default"], expected if BACKEND != "sqlite-memory" else "created")
+        if BACKEND == "sqlite-memory":
+            return  # nothing is kept
+        # A migration added (another branch), then removed (back): rebuilt each time, with its columns.
+        for mode in ("extended", "canonical"):
+            with self.subTest(mode=mode):
+                result = self.manage("--keepdb", kept=True, TENANCY_MIGRATIONS=mode)
+                self.assertPassed(result)
+                self.assertIn(
+                    "Rebuilding kept test database for alias 'default': its migrations, models, routers or "
+                    "settings changed since it was migrated...",
+                    result.stderr + result.stdout,
+                )
+                self.assertEqual(self.roles(result)["tenant_2"], "kept (--keepdb), rebuilt, on first use")
+        # --no-snapshots removes the snapshots; a run without --keepdb replaces the kept databases.
+        self.assertPassed(self.manage("--no-snapshots"))
+
     def test_keepdb_migrates_each_kept_database_in_place(self):
         result = self.manage("--keepdb", kept=True)
         self.assertPassed(result)
         self.assertNotIn("copy of", result.stdout)
         self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
+
+    def test_a_second_fresh_run_starts_from_the_snapshots(self):
+        # Fresh runs use snapshots when asked to (SNAPSHOTS = True).
+        flags = ("--snapshots",)
+        first = self.manage(*flags, snapshots_left=True)
+        self.assertPassed(first)
+        self.assertEqual(first.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, first)
+        second = self.manage(*flags, snapshots_left=True)
+        self.assertPassed(second)
+        self.assertEqual(second.stdout.count(LEDGER_MIGRATED), 0, second)
+        roles = self.roles(second)
+        self.assertEqual(roles["default"], "created, from its snapshot")
+        self.assertEqual(roles["tenant_1"], "created on first use, from its snapshot")
+        self.assertEqual(roles["tenant_2"], "created on first use, as a copy of tenant_1")
+        # A migration added (another branch): migrated again, and the snapshots replaced.
+        changed = self.manage(*flags, snapshots_left=True, TENANCY_MIGRATIONS="extended")
+        self.assertPassed(changed)
+        self.assertEqual(changed.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, changed)
+        again = self.manage(*flags, snapshots_left=True, TENANCY_MIGRATIONS="extended")
+        self.assertEqual(again.stdout.count(LEDGER_MIGRATED), 0, again)
+        self.assertPassed(again)
+        # --no-snapshots migrates, and removes them.
+        removed = self.manage("--no-snapshots")
+        self.assertPassed(removed)
+        self.assertEqual(removed.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, removed)
+
+    def test_by_default_a_fresh_run_migrates(self):
+        for _run in range(2):
+            result = self.manage()
+            self.assertPassed(result)
+            self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_WITH_COPIES, result)

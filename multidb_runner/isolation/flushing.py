@@ -209,6 +209,8 @@ class SelectiveFlush:
     def __init__(self, tracker: WriteTracker) -> None:
         self.tracker = tracker
         self.local = threading.local()
+        #: The aliases whose tables a flush emptied in this process (``--keepdb``: their rows changed).
+        self.flushed: set[str] = set()
 
     def fixture_teardown(self, original: Any) -> Any:
         """Return ``TransactionTestCase._fixture_teardown`` marking its flushes as the test's end."""
@@ -230,13 +232,26 @@ class SelectiveFlush:
         def handle(command: Any, **options: Any) -> None:
             ours = getattr(selective.local, "flushing", False)
             if not ours or options.get("interactive") or options.get("reset_sequences", True):
+                selective.flushed.add(options["database"])
                 return original(command, **options)  # type: ignore[no-any-return]
-            flush_alias(
+            tables = flush_alias(
                 selective.tracker,
                 options["database"],
                 allow_cascade=options.get("allow_cascade", False),
                 inhibit_post_migrate=options.get("inhibit_post_migrate", False),
             )
+            if tables:
+                selective.flushed.add(options["database"])
             return None
+
+        return handle
+
+    def noting_flushes(self, original: Any) -> Any:
+        """Return the ``flush`` command's ``handle``, noting the alias it empties (selective flush off)."""
+        flushed = self.flushed
+
+        def handle(command: Any, **options: Any) -> None:
+            flushed.add(options.get("database", "default"))
+            return original(command, **options)  # type: ignore[no-any-return]
 
         return handle

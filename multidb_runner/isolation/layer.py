@@ -41,10 +41,18 @@ class IsolationOptions:
     report_usage: bool = False
     #: The mirrors whose writes are refused (as their production replicas would).
     read_only_mirrors: frozenset[str] = frozenset()
+    #: Note which aliases a flush empties (``--keepdb``: a kept database whose rows changed is rebuilt).
+    note_flushes: bool = False
 
     @property
     def anything(self) -> bool:
-        return self.selective_flush or self.lazy_transactions or self.report_usage or bool(self.read_only_mirrors)
+        return (
+            self.selective_flush
+            or self.lazy_transactions
+            or self.report_usage
+            or bool(self.read_only_mirrors)
+            or self.note_flushes
+        )
 
 
 class DatabasesSetUpOnFirstUse(FirstUseListener, Protocol):
@@ -111,6 +119,8 @@ class IsolationLayer:
             key = (TransactionTestCase, "_fixture_teardown")
             steps[key] = self.flush.fixture_teardown(steps[key])
             steps[(flush.Command, "handle")] = self.flush.flush_handle(steps[(flush.Command, "handle")])
+        elif self.options.note_flushes:
+            steps[(flush.Command, "handle")] = self.flush.noting_flushes(steps[(flush.Command, "handle")])
         if self.options.lazy_transactions:
             lazy = self.transactions
             steps[(TestCase, "_enter_atomics")] = lazy.enter_atomics(steps[(TestCase, "_enter_atomics")])

@@ -20,6 +20,7 @@ from ..errors import ConfigurationError
 
 CREATED = "created"
 KEPT = "kept (--keepdb)"
+REBUILT = "kept (--keepdb), {}"
 CREATED_ON_FIRST_USE = "created on first use"
 COPIED = "created as a copy of {}"
 COPIED_ON_FIRST_USE = "created on first use, as a copy of {}"
@@ -72,6 +73,9 @@ class DatabasePlan:
     first_use_failures: dict[str, str] = field(default_factory=dict)
     #: First alias -> the first alias of the same-schema test database it was copied from.
     copied_from: dict[str, str] = field(default_factory=dict)
+    #: First alias -> what was done to its test database: kept ones (``--keepdb``) "rebuilt" or
+    #: "restored", others "from its snapshot".
+    rebuilt: dict[str, str] = field(default_factory=dict)
 
     @property
     def primaries(self) -> list[str]:
@@ -110,6 +114,10 @@ class DatabasePlan:
         if first in self.copied_from:
             source = self.copied_from[first]
             return (COPIED_ON_FIRST_USE if first in self.on_first_use else COPIED).format(source)
+        if kept and first in self.rebuilt:
+            return REBUILT.format(self.rebuilt[first]) + (", on first use" if first in self.on_first_use else "")
+        if first in self.rebuilt:
+            return (CREATED_ON_FIRST_USE if first in self.on_first_use else CREATED) + ", " + self.rebuilt[first]
         if first in self.on_first_use:
             return KEPT_ON_FIRST_USE if kept else CREATED_ON_FIRST_USE
         return KEPT if kept else CREATED

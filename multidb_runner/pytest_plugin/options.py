@@ -26,6 +26,7 @@ PYTEST_OPTIONS = (
     "lazy_transactions",
     "lazy_setup",
     "schema_copies",
+    "snapshots",
     "report_db_usage",
     "read_only_mirrors",
 )

@@ -14,6 +14,7 @@ checks or destroys a database reads them from one place.
 from __future__ import annotations
 
 import os
+import sqlite3
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -65,6 +66,16 @@ def drop_database(connection: BaseDatabaseWrapper, name: str, verbosity: int) ->
     connection.creation._destroy_test_db(name, verbosity)  # type: ignore[attr-defined]
     if connection.vendor == "sqlite" and not is_in_memory_name(name):
         remove_sqlite_sidecars(name)
+
+
+def write_sqlite_file(connection: BaseDatabaseWrapper, path: str) -> None:
+    """Write ``connection``'s SQLite database (a file or in memory) to the file ``path``, with SQLite's backup API."""
+    connection.ensure_connection()
+    target = sqlite3.connect(path)
+    try:
+        connection.connection.backup(target)
+    finally:
+        target.close()
 
 
 def like_escape(name: str) -> str:

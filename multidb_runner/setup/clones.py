@@ -16,14 +16,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .catalog import database_exists, databases_like, drop_database, is_in_memory, like_escape, remove_sqlite_sidecars
+from .catalog import (
+    database_exists,
+    databases_like,
+    drop_database,
+    is_in_memory,
+    like_escape,
+    remove_sqlite_sidecars,
+    write_sqlite_file,
+)
 
 # Also imported from here by the workers.
 from .safety import RealDatabases
@@ -81,12 +88,7 @@ class WorkerClones:
         if self.snapshot_dir is None:
             self.snapshot_dir = tempfile.mkdtemp(prefix="multidb_runner_")
         path = os.path.join(self.snapshot_dir, f"{connection.alias}.sqlite3")
-        connection.ensure_connection()
-        target = sqlite3.connect(path)
-        try:
-            connection.connection.backup(target)
-        finally:
-            target.close()
+        write_sqlite_file(connection, path)
         return path
 
     def destroy(self) -> None:

@@ -32,7 +32,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .catalog import is_in_memory_name, remove_sqlite_sidecars
+from .catalog import is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
 from .safety import RealDatabases
 from .schema_groups import group_of
 
@@ -128,7 +128,7 @@ class SchemaCopies:
             return
         template = self.templates.get(group)
         if template is not None:
-            self.copy(connection, template, verbosity=verbosity, interactive=interactive)
+            create_test_db_from(connection, template.name, verbosity=verbosity, interactive=interactive)
             self.made.add(alias)
             self.copied[alias] = template.alias
             self.drop_if_complete(group)
@@ -155,12 +155,7 @@ class SchemaCopies:
             if self.folder is None:
                 self.folder = tempfile.mkdtemp(prefix="multidb_runner_templates_")
             path = os.path.join(self.folder, f"{connection.alias}.sqlite3")
-            connection.ensure_connection()
-            target = sqlite3.connect(path)
-            try:
-                connection.connection.backup(target)
-            finally:
-                target.close()
+            write_sqlite_file(connection, path)
             return Template(connection.alias, "sqlite", path)
         name = f"{test_name}{TEMPLATE_SUFFIX}"
         if len(name.encode()) > POSTGRESQL_NAME_LIMIT:
@@ -210,50 +205,51 @@ class SchemaCopies:
         if errors:
             raise errors[0]
 
-    # Copies ----------------------------------------------------------------------
 
-    def copy(self, connection: BaseDatabaseWrapper, template: Template, *, verbosity: int, interactive: bool) -> None:
-        """
-        Make ``connection``'s test database from ``template``, as ``create_test_db`` would by migrating.
+def create_test_db_from(connection: BaseDatabaseWrapper, source: str, *, verbosity: int, interactive: bool) -> None:
+    """
+    Make ``connection``'s test database a copy of ``source``, as ``create_test_db`` would by migrating.
 
-        Adapted from ``BaseDatabaseCreation.create_test_db``: the same
-        message, the same handling of a leftover test database (replaced
-        under ``--noinput``, asked about otherwise), the settings pointed at
-        the test database, the cache tables, a connection opened.
-        """
-        creation = connection.creation
-        test_name = os.fspath(creation._get_test_db_name())  # type: ignore[attr-defined]
-        if verbosity >= 1:
-            creation.log(f"Creating test database for alias {display_name(connection, verbosity, test_name)}...")
-        if connection.vendor == "sqlite":
-            if not is_in_memory_name(test_name):
-                remove_sqlite_sidecars(test_name)
+    ``source`` is a database of the same server (PostgreSQL) or an SQLite
+    file: a template of a same-schema database, or a snapshot. Adapted from
+    ``BaseDatabaseCreation.create_test_db``: the same message, the same
+    handling of a leftover test database (replaced under ``--noinput``,
+    asked about otherwise), the settings pointed at the test database, the
+    cache tables, a connection opened.
+    """
+    creation = connection.creation
+    test_name = os.fspath(creation._get_test_db_name())  # type: ignore[attr-defined]
+    if verbosity >= 1:
+        creation.log(f"Creating test database for alias {display_name(connection, verbosity, test_name)}...")
+    if connection.vendor == "sqlite":
+        if not is_in_memory_name(test_name):
+            remove_sqlite_sidecars(test_name)
+        creation._create_test_db(verbosity, not interactive, False)  # type: ignore[attr-defined]
+    else:
+        test_settings = connection.settings_dict["TEST"]
+        own_template = test_settings.get("TEMPLATE", ABSENT)
+        test_settings["TEMPLATE"] = source
+        try:
             creation._create_test_db(verbosity, not interactive, False)  # type: ignore[attr-defined]
-        else:
-            test_settings = connection.settings_dict["TEST"]
-            own_template = test_settings.get("TEMPLATE", ABSENT)
-            test_settings["TEMPLATE"] = template.name
-            try:
-                creation._create_test_db(verbosity, not interactive, False)  # type: ignore[attr-defined]
-            finally:
-                if own_template is ABSENT:
-                    del test_settings["TEMPLATE"]
-                else:
-                    test_settings["TEMPLATE"] = own_template
-        connection.close()
-        settings.DATABASES[connection.alias]["NAME"] = test_name
-        connection.settings_dict["NAME"] = test_name
-        if connection.vendor == "sqlite":
-            if is_in_memory_name(test_name):
-                connection.ensure_connection()
-                source = sqlite3.connect(template.name)
-                try:
-                    source.backup(connection.connection)
-                finally:
-                    source.close()
+        finally:
+            if own_template is ABSENT:
+                del test_settings["TEMPLATE"]
             else:
-                shutil.copyfile(template.name, test_name)
-        call_command("createcachetable", database=connection.alias)
-        connection.ensure_connection()
-        if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":
-            creation.mark_expected_failures_and_skips()
+                test_settings["TEMPLATE"] = own_template
+    connection.close()
+    settings.DATABASES[connection.alias]["NAME"] = test_name
+    connection.settings_dict["NAME"] = test_name
+    if connection.vendor == "sqlite":
+        if is_in_memory_name(test_name):
+            connection.ensure_connection()
+            reader = sqlite3.connect(source)
+            try:
+                reader.backup(connection.connection)
+            finally:
+                reader.close()
+        else:
+            shutil.copyfile(source, test_name)
+    call_command("createcachetable", database=connection.alias)
+    connection.ensure_connection()
+    if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":
+        creation.mark_expected_failures_and_skips()

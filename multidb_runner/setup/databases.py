@@ -35,7 +35,6 @@ from .safety import RealDatabases, UnsafeDestruction
 
 if TYPE_CHECKING:
     from ..changes import ChangeStack
-    from .copies import SchemaCopies
 
 
 def remove_sqlite_sidecars_of(connection: BaseDatabaseWrapper) -> None:
@@ -139,7 +138,7 @@ def create_test_databases(
     keepdb: bool = False,
     time_keeper: Any = None,
     prepare_database: Callable[[str], None] | None = None,
-    copies: SchemaCopies | None = None,
+    create: Callable[..., None] | None = None,
 ) -> OldConfig:
     """
     Create the test databases of ``creations`` (a ``DatabasePlan``'s) and point sharing aliases at them.
@@ -147,9 +146,9 @@ def create_test_databases(
     Each database is recorded in ``into`` only once this run is known to
     have created it, so that the caller's cleanup, on failure, destroys what
     was created and nothing else. ``prepare_database(alias)`` runs after
-    each database is migrated. With ``copies``, a database of the same
-    schema as one made before is copied from it instead of migrated.
-    Return ``into``.
+    each database is migrated. ``create(connection, verbosity=...,
+    interactive=..., keepdb=...)`` makes a test database (default:
+    ``create_test_db()``, Django's). Return ``into``.
     """
     time_keeper = time_keeper or NullTimeKeeper()
     for first, aliases in creations:
@@ -160,12 +159,7 @@ def create_test_databases(
         existed = None if keepdb else database_exists(connection, test_name)
         try:
             with time_keeper.timed(f"  Creating '{first}'"):
-                if copies is None:
-                    create_test_db(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
-                else:
-                    copies.create(
-                        connection, create_test_db, verbosity=verbosity, interactive=interactive, keepdb=keepdb
-                    )
+                (create or create_test_db)(connection, verbosity=verbosity, interactive=interactive, keepdb=keepdb)
         except BaseException:
             if created_before_failure(connection, test_name, existed):
                 into.append(TestDatabase(connection, real_name, test_name))

@@ -19,9 +19,10 @@ keeps the alias on its own ``migrate``:
   a router that queries its database (django-pgtrigger's test router reads
   the server's version) is refused the connection, and its aliases migrate;
 - no migration code of the project that could tell the aliases apart: a
-  ``RunPython`` function (or a ``pre_migrate`` / ``post_migrate`` receiver
-  outside Django) whose code names an alias or reads ``settings_dict`` or
-  ``DATABASES``, or a ``RunSQL`` that changes a database as a whole;
+  ``RunPython`` function whose code names an alias or reads
+  ``settings_dict`` or ``DATABASES``, a ``pre_migrate`` or ``post_migrate``
+  receiver outside Django (it is given the alias), or a ``RunSQL`` that
+  changes a database as a whole;
 - the backend can copy a database (PostgreSQL, SQLite).
 
 While the first of a group migrates, the other aliases' connections are
@@ -129,6 +130,12 @@ def string_constants(constants: Iterable[Any]) -> Iterator[str]:
             yield from string_constants(constant)
 
 
+def is_djangos(function: Any) -> bool:
+    """Return True for a function of Django itself."""
+    module = getattr(function, "__module__", None) or ""
+    return module == "django" or module.startswith("django.")
+
+
 def may_tell_aliases_apart(function: Any, aliases: frozenset[str]) -> bool:
     """
     Return True if ``function``'s code could behave differently on two aliases.
@@ -138,8 +145,7 @@ def may_tell_aliases_apart(function: Any, aliases: frozenset[str]) -> bool:
     connection's settings, might: ``if schema_editor.connection.alias ==
     "default"``. Code that cannot be read counts as telling them apart.
     """
-    module = getattr(function, "__module__", None) or ""
-    if module == "django" or module.startswith("django."):
+    if is_djangos(function):
         return False
     found = list(code_objects(function))
     if not found:
@@ -193,7 +199,10 @@ class SchemaFacts:
         self.code_in_doubt = self.find_code_in_doubt()
 
     def find_code_in_doubt(self) -> bool:
-        functions: list[Any] = migrate_receivers()
+        # A receiver is given the alias, and may do anything with it.
+        if any(not is_djangos(receiver) for receiver in migrate_receivers()):
+            return True
+        functions: list[Any] = []
         for _app_label, operation in self.operations:
             if isinstance(operation, RunPython):
                 functions += [operation.code, operation.reverse_code]

@@ -33,6 +33,16 @@ class TenantSchemaTests(TestCase):
         self.assertEqual(tables["tenant_2"], tables["tenant_1"])
         self.assertEqual(tables["tenant_3"], tables["tenant_1"])
 
+    def test_the_currency_columns_are_those_of_the_migrations(self):
+        # The "extended" migrations (another branch) add a column; the others do not have it.
+        for alias in TENANTS:
+            with connections[alias].cursor() as cursor:
+                columns = [
+                    column.name
+                    for column in connections[alias].introspection.get_table_description(cursor, "ledger_currency")
+                ]
+            self.assertEqual("name" in columns, MIGRATIONS == "extended", alias)
+
     def test_the_archive_has_a_schema_of_its_own(self):
         tables = connections["archive"].introspection.table_names()
         self.assertIn("ledger_currency", tables)

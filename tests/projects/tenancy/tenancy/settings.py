@@ -10,8 +10,9 @@ Tenants that share one schema: the runner migrates one and copies the others.
 - TENANCY_DB_DIR: the folder of the SQLite files; TENANCY_PREFIX: the prefix
   of the server database names (test databases get Django's ``test_``).
 - TENANCY_MIGRATIONS: ``canonical`` (default: the data migration uses the
-  alias it is given), ``names_alias`` (it treats ``tenant_1`` apart) or
-  ``writes_elsewhere`` (it writes to ``default`` through the router).
+  alias it is given), ``names_alias`` (it treats ``tenant_1`` apart),
+  ``writes_elsewhere`` (it writes to ``default`` through the router) or
+  ``extended`` (one more migration, as on another branch).
 - TENANCY_ROUTER: ``plain`` (default) or ``querying`` (the router queries
   the alias's database before it answers ``allow_migrate``).
 """
