@@ -142,6 +142,17 @@ class SchemaCopiesTests(SimpleTestCase):
         else:
             self.assertFalse((Path(self.folder) / "tenant_3.sqlite3").exists())
 
+    def test_a_router_that_queries_its_database_keeps_the_databases(self):
+        # A --keepdb run reads each kept database's schema key, the routers' answers in it, before
+        # any test database is connected to: the querying router is refused there, and the key stays
+        # the same from one run to the next.
+        for run in ("first", "second"):
+            with self.subTest(run=run):
+                result = self.manage("--keepdb", kept=True, TENANCY_ROUTER="querying")
+                self.assertPassed(result)
+                if run == "second":
+                    self.assertNotIn("Rebuilding kept test database", result.stderr + result.stdout)
+
     def test_keepdb_is_never_stale(self):
         # A kept database whose rows a TransactionTestCase flushed is restored from its snapshot.
         for run in ("first", "second", "third"):

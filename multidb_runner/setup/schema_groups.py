@@ -227,6 +227,21 @@ class SchemaFacts:
                     answers.append(router_answer(alias, app_label, model_name=name.lower()))
         return tuple(answers)
 
+    def answers_without_database(self, alias: str) -> tuple[bool, ...] | None:
+        """
+        Return ``answers(alias)`` asked with every connection refused; None if a router needs a database.
+
+        The runner asks before the test database exists (see
+        ``connections_refused()``). A router that fails without a database
+        answers None too: ``migrate`` asks it again on the test database, as
+        stock Django does, and raises what it raises.
+        """
+        try:
+            with connections_refused():
+                return self.answers(alias)
+        except Exception:
+            return None
+
 
 def connection_facts(alias: str) -> tuple[Any, ...]:
     """Return ``alias``'s connection settings that decide its schema: all but the database names."""
@@ -250,17 +265,15 @@ def schema_groups(firsts: Sequence[str]) -> list[tuple[str, ...]]:
     candidates = [alias for alias in firsts if connections[alias].vendor in COPYABLE_VENDORS]
     if len(candidates) < 2:
         return []
-    by_key: dict[tuple[Any, ...], list[str]] = {}
-    try:
-        with connections_refused():
-            facts = SchemaFacts(frozenset(connections))
-            if facts.code_in_doubt:
-                return []
-            for alias in candidates:
-                by_key.setdefault((connection_facts(alias), facts.answers(alias)), []).append(alias)
-    except Exception:  # A router that needs its database, or fails without one: in doubt.
-        # ``migrate`` asks it again on the test database, as stock Django does, and raises what it raises.
+    facts = SchemaFacts(frozenset(connections))
+    if facts.code_in_doubt:
         return []
+    by_key: dict[tuple[Any, ...], list[str]] = {}
+    for alias in candidates:
+        answers = facts.answers_without_database(alias)
+        if answers is None:
+            return []
+        by_key.setdefault((connection_facts(alias), answers), []).append(alias)
     return [tuple(group) for group in by_key.values() if len(group) > 1]
 
 
