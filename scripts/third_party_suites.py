@@ -176,6 +176,8 @@ PROJECTS: tuple[Project, ...] = (
         install_project=True,  # pgtrigger.version reads its distribution's metadata.
         suites=(
             Suite("suite", ("--create-db",)),
+            # Its options' --reuse-db alone, as a developer runs it: the databases the suite kept.
+            Suite("reuse-db"),
             # Both write migration files into the source tree: under pytest-xdist they race.
             Suite("independent", ("--create-db", "-m", "independent"), xdist=False),
         ),
@@ -203,7 +205,7 @@ PROJECTS: tuple[Project, ...] = (
         ),
         environment={"DATABASE_URL": "{pg_url}/tp_pghistory"},
         install_project=True,  # pghistory.version reads its distribution's metadata.
-        suites=(Suite("suite", ("--create-db",)),),
+        suites=(Suite("suite", ("--create-db",)), Suite("reuse-db")),
     ),
     # Two aliases, 'default' and 'secondary', on PostgreSQL or SQLite (in memory): a TestCase with
     # databases = ["default", "secondary"], content types and polymorphic queries on the second
