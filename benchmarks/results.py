@@ -12,6 +12,11 @@ from dataclasses import asdict, dataclass, field
 
 from measure import Measurement
 
+#: The phases of a table timed from outside: the whole process first, then the two phases timed inside it.
+WALL_PHASES = ("wall", "setup", "tests")
+#: The columns of Block.wall_cells() in a summary of stock-exact against multidb.
+WALL_HEADER = f"{'stock-exact':>12}{'multidb':>10}{'ratio':>8}"
+
 
 @dataclass
 class Block:
@@ -53,6 +58,14 @@ class Block:
             )
             lines.append(f"{name:<{width}}{cells}")
         return "\n".join(lines)
+
+    def wall_cells(self) -> str:
+        """Return the median wall time of the baseline and of the second variant, and its ratio (see WALL_HEADER)."""
+        baseline, variant = self.variants[:2]
+        return (
+            f"{self.median(baseline, 'wall'):>12.2f}{self.median(variant, 'wall'):>10.2f}"
+            f"{self.ratio(variant, 'wall'):>7.2f}x"
+        )
 
     def as_json(self) -> dict[str, object]:
         """Return the raw runs and the medians, for --json."""

@@ -33,6 +33,18 @@ class TestClassSpec:
     parent_model: str
     child_model: str
 
+    @classmethod
+    def writing_pair(cls, index: int, alias: str, app: str, transactional: bool, pair: int) -> TestClassSpec:
+        """Return the ``index``-th class of the suite, writing the ``pair``-th parent and child models of ``app``."""
+        return cls(
+            name=f"{'Transaction' if transactional else 'Atomic'}{index:03d}",
+            alias=alias,
+            app=app,
+            transactional=transactional,
+            parent_model=model_name(2 * pair),
+            child_model=model_name(2 * pair + 1),
+        )
+
 
 @dataclass(frozen=True)
 class ProjectShape:
@@ -103,16 +115,8 @@ def test_class_specs(shape: ProjectShape) -> list[TestClassSpec]:
     for index in range(shape.classes):
         position, round_ = index % len(shape.aliases), index // len(shape.aliases)
         transactional = shape.with_transaction_test_cases and round_ % 2 == 0
-        pair = round_ % pairs
         specs.append(
-            TestClassSpec(
-                name=f"{'Transaction' if transactional else 'Atomic'}{index:03d}",
-                alias=shape.aliases[position],
-                app=f"app_{position}",
-                transactional=transactional,
-                parent_model=model_name(2 * pair),
-                child_model=model_name(2 * pair + 1),
-            )
+            TestClassSpec.writing_pair(index, shape.aliases[position], f"app_{position}", transactional, round_ % pairs)
         )
     return specs
 

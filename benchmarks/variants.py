@@ -49,12 +49,12 @@ def variants_for(shape: ProjectShape, with_full: bool) -> list[Variant]:
     return variants
 
 
-def inner_loop_variants(keepdb: bool) -> list[Variant]:
+def stock_exact_and_multidb(keepdb: bool) -> list[Variant]:
     """
-    Return the variants of the inner loop (one class, whole process); the first is the baseline.
+    Return the variants of the runs timed as whole processes (the inner loop, the set-up cost); stock first.
 
-    The class declares exactly ``{"default"}`` under stock Django, and
-    nothing under the runner.
+    Under stock Django each class declares exactly the aliases it uses;
+    under the runner, nothing.
     """
     extra_args = ("--keepdb",) if keepdb else ()
     return [Variant("stock-exact", STOCK, extra_args, declare_exact=True), Variant("multidb", MULTIDB, extra_args)]
@@ -62,6 +62,9 @@ def inner_loop_variants(keepdb: bool) -> list[Variant]:
 
 #: An untimed run without --keepdb that sets up every alias and destroys it: it drops what the inner loop kept.
 CLEANUP = Variant("cleanup", NAIVE)
+#: Then the runner's snapshots of the kept databases (``<test name>_mdbsnap`` on a server): an untimed
+#: run of the runner that sets up every alias with --no-snapshots, which removes them.
+CLEANUP_SNAPSHOTS = Variant("cleanup-snapshots", MULTIDB, ("--no-snapshots", "--no-lazy-setup"))
 
 
 def supports_flags(help_text: str, flags: tuple[str, ...] = FULL_WORK_FLAGS) -> bool:

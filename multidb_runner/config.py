@@ -13,7 +13,7 @@ from django.conf import settings
 
 from .errors import ConfigurationError
 from .options import BOOLEAN_SETTINGS, DB_SUFFIX_ENVIRONMENT, DEFAULTS, SHARD_ENVIRONMENT
-from .planning.names import auto_token
+from .planning.suffixes import auto_token
 
 SETTING_NAME = "MULTIDB_RUNNER"
 

@@ -82,7 +82,7 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(
         "django.test.testcases.TransactionTestCase",
         "_fixture_teardown",
-        "flushing, transactions, usage, runner",
+        "flushing, transactions, used_aliases, session",
         "the end-of-test flush, wrapped to flush selectively and run on an interrupted --keepdb run",
     ),
     PrivateName(
@@ -127,7 +127,7 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(
         "django.test.testcases.SimpleTestCase",
         "_add_databases_failures",
-        "usage",
+        "used_aliases",
         "the one step every test class runs in setUpClass: the start of a class, for the usage report",
     ),
     PrivateName(

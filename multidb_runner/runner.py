@@ -20,13 +20,13 @@ from django.test.runner import DiscoverRunner
 
 from . import options
 from .config import RunnerConfig
+from .injection import test_classes
 from .parallel.suite import MultiDBParallelTestSuite
-from .planning.injection import test_classes
 from .planning.plan import DatabasePlan
 from .planning.sharding import assign_shards, shard_key
 from .reports.durations import read_durations, write_durations
 from .reports.results import RecordingResult, write_junit_xml
-from .reports.usage import format_usage_report
+from .reports.usage_report import format_usage_report
 from .session import MultiDBSession, RunParameters, SetUp
 from .setup.databases import OldConfig
 

@@ -34,15 +34,15 @@ from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 from .changes import ChangeStack, Segment
 from .config import RunnerConfig, build_config
 from .errors import sentence
+from .injection import DatabasesInjector, InjectedDatabases, SkipDecoratorsForAllAliases, class_key
 from .interrupts import StopSignals
 from .isolation.layer import IsolationLayer, IsolationOptions
 from .isolation.mirrors import MirrorSharing
 from .output import RunOutput
 from .parallel.worker import ConnectionSettings, WorkerState, reset_connections
 from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases, with_primaries
-from .planning.injection import DatabasesInjector, InjectedDatabases, SkipDecoratorsForAllAliases, class_key
 from .planning.plan import FIRST_USE_FAILED, FIRST_USE_INTERRUPTED, SERVER_UNREACHABLE, DatabasePlan
-from .reports.usage import ClassDatabases
+from .reports.usage_report import ClassDatabases
 from .setup import legacy, reachability
 from .setup.clones import WorkerClones, remove_stale_clones
 from .setup.copies import SchemaCopies
@@ -57,16 +57,16 @@ from .setup.databases import (
 )
 from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, unobserved_by_test
 from .setup.locks import ClaimLost, TestDatabaseLocks
-from .setup.naming import (
+from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
+from .setup.schema_groups import schema_groups
+from .setup.snapshots import SchemaKeys, Snapshots, remove_snapshot
+from .setup.test_names import (
     NamesPointedAhead,
     name_test_databases,
     plan_test_databases,
     restore_test_names,
     test_database_name,
 )
-from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
-from .setup.schema_groups import schema_groups
-from .setup.snapshots import SchemaKeys, Snapshots, remove_snapshot
 
 Log = Callable[..., None]
 

@@ -42,7 +42,7 @@ from django.db import connections
 from django.test import SimpleTestCase
 
 from multidb_runner.setup.addresses import LocalMachine
-from multidb_runner.setup.naming import clone_name
+from multidb_runner.setup.test_names import clone_name
 
 from .e2e import BACKEND, STOCK_RUNNER, make_temp_dir
 from .faults_support import (

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connections
 from django.test import LiveServerTestCase, SimpleTestCase, TestCase, TransactionTestCase, skipUnlessDBFeature
 
-from multidb_runner.planning.injection import (
+from multidb_runner.injection import (
     _MISSING,
     DatabasesInjector,
     all_aliases_skip_decorators,

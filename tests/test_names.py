@@ -3,7 +3,7 @@
 from unittest import TestCase
 
 from multidb_runner.config import ConfigurationError, validate_token
-from multidb_runner.planning.names import auto_token, suffixed_test_name
+from multidb_runner.planning.suffixes import auto_token, suffixed_test_name
 
 
 class SuffixedTestNameTests(TestCase):

@@ -92,7 +92,7 @@ class CloneCheckTests(TestCase):
         check_clones_are_not_real({"memory": [None, None]}, real)
 
     def test_clone_names_follow_the_backends(self):
-        from multidb_runner.setup.naming import clone_name
+        from multidb_runner.setup.test_names import clone_name
 
         self.assertEqual(clone_name("sqlite", "/srv/db/test_shop.sqlite3", 2), "/srv/db/test_shop_2.sqlite3")
         self.assertEqual(clone_name("postgresql", "test_shop", 1), "test_shop_1")

@@ -29,6 +29,14 @@ def names_an_alias_inside(apps, schema_editor):
     return inner(schema_editor.connection.alias)
 
 
+def app_label_named_like_an_alias(apps, schema_editor):
+    apps.get_model("tenant_1", "Seed").objects.using(schema_editor.connection.alias).create()
+
+
+def writes_to_a_named_alias(apps, schema_editor):
+    apps.get_model("ledger", "Currency").objects.using("tenant_2").create(code="EUR")
+
+
 class Callable:
     def __call__(self, apps, schema_editor):
         return schema_editor.connection.alias in {"tenant_1"}
@@ -37,6 +45,12 @@ class Callable:
 class MayTellAliasesApartTests(SimpleTestCase):
     def test_code_that_uses_the_alias_it_is_given_does_not(self):
         self.assertFalse(may_tell_aliases_apart(canonical, ALIASES))
+
+    def test_an_app_label_that_is_also_an_alias_name_does_not(self):
+        self.assertFalse(may_tell_aliases_apart(app_label_named_like_an_alias, ALIASES))
+
+    def test_a_named_alias_elsewhere_does(self):
+        self.assertTrue(may_tell_aliases_apart(writes_to_a_named_alias, ALIASES))
 
     def test_djangos_own_code_does_not(self):
         self.assertFalse(may_tell_aliases_apart(migrations.RunPython.noop, ALIASES))

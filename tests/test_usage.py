@@ -2,8 +2,8 @@
 
 from django.test import SimpleTestCase
 
-from multidb_runner.isolation.usage import DatabaseUsage
-from multidb_runner.reports.usage import ClassDatabases, format_usage_report
+from multidb_runner.isolation.used_aliases import DatabaseUsage
+from multidb_runner.reports.usage_report import ClassDatabases, format_usage_report
 
 
 class UsageReportTests(SimpleTestCase):

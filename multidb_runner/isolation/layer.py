@@ -29,7 +29,7 @@ from .read_only import MirrorGuard
 from .server_verdict import database_verdict
 from .tracking import WriteTracker
 from .transactions import LazyTransactions
-from .usage import DatabaseUsage, quieted
+from .used_aliases import DatabaseUsage, quieted
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .options import add_options
+from .command_line import add_options
 
 #: The first pytest-django whose ``django_db_setup`` sets up only the databases the tests use.
 PYTEST_DJANGO_MINIMUM = (4, 11)

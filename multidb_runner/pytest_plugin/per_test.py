@@ -22,8 +22,8 @@ from typing import Any
 
 from django.test import TransactionTestCase
 
-from ..planning.injection import DatabasesInjector
-from ..reports.usage import ClassDatabases
+from ..injection import DatabasesInjector
+from ..reports.usage_report import ClassDatabases
 
 #: The module of pytest-django's per-test classes (``_django_db_helper``).
 PYTEST_DJANGO_FIXTURES = "pytest_django.fixtures"
@@ -87,7 +87,7 @@ class PerTestInjection:
 
     def inject(self, cls: type[TransactionTestCase]) -> None:
         """Give one per-test class its aliases (and, for the usage report, its test's name)."""
-        from ..planning.injection import class_key
+        from ..injection import class_key
 
         if self.name_for is not None:
             name = self.name_for()

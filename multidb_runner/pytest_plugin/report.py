@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ..reports.usage import ClassDatabases, format_usage_report
+from ..reports.usage_report import ClassDatabases, format_usage_report
 
 
 def merge(

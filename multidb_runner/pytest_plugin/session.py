@@ -23,7 +23,7 @@ from django.test import SimpleTestCase
 
 from ..planning.aliases import with_primaries
 from ..session import MultiDBSession, RunParameters, SetUp
-from .options import runner_options
+from .command_line import runner_options
 from .per_test import PerTestInjection, PerTestInjector
 
 
@@ -83,7 +83,7 @@ class PytestRun:
 
     def inject_collected(self, items: Sequence[pytest.Item]) -> None:
         """Give the collected Django test classes their aliases, as the runner does to its suite."""
-        from ..planning.injection import test_classes
+        from ..injection import test_classes
 
         injection = self.session.inject(test_classes(test_instances(items)))
         self.per_test = PerTestInjection(PerTestInjector.like(injection.injector), injection.class_databases)

@@ -26,13 +26,13 @@ from typing import Any
 
 import pytest
 
-from ..planning.names import suffixed_test_name
+from ..planning.suffixes import suffixed_test_name
 from ..session import MultiDBSession
 from ..setup.catalog import database_exists, is_in_memory_name
 from ..setup.databases import TestDatabase, destroy_test_database
 from ..setup.locks import DatabaseInUse, TestDatabaseLocks
-from ..setup.naming import test_database_name
 from ..setup.safety import real_databases_now
+from ..setup.test_names import test_database_name
 
 #: The key of ``workerinput`` naming the folder of the workers' manifests.
 MANIFEST_DIR = "multidb_runner_manifests"

@@ -28,10 +28,10 @@ from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
 # Defined with the other errors users see; importable from here as before.
 from ..errors import TestDatabaseLeftOver as TestDatabaseLeftOver
 from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, sqlite_path
-from .naming import test_database_name
 
 # Also imported from here by the runner and the pytest plugin.
 from .safety import RealDatabases, UnsafeDestruction
+from .test_names import test_database_name
 
 if TYPE_CHECKING:
     from ..changes import ChangeStack

@@ -23,8 +23,8 @@ from ..errors import ConfigurationError
 from ..errors import UnsafeDestruction as UnsafeDestruction
 from .addresses import LocalMachine, ServerAddress, server_address
 from .catalog import is_in_memory_name, sqlite_path
-from .naming import clone_name, test_database_name
 from .servers import ServerFingerprint, own_connection, server_fingerprint
+from .test_names import clone_name, test_database_name
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper

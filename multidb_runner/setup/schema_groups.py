@@ -33,6 +33,7 @@ migrate (``copies.py``).
 
 from __future__ import annotations
 
+import dis
 import re
 import types
 import weakref
@@ -55,6 +56,8 @@ NAME_KEYS = frozenset({"NAME"})
 TEST_NAME_KEYS = frozenset({"NAME", "MIRROR", "DEPENDENCIES"})
 #: Names in code that reads which database it runs on.
 TELLING_NAMES = frozenset({"settings_dict", "DATABASES"})
+#: The methods whose first argument is an app label, which may share its name with an alias.
+APP_LABEL_METHODS = frozenset({"get_model", "get_app_config"})
 WHOLE_DATABASE_SQL = re.compile(r"\bDATABASE\b", re.IGNORECASE)
 ABSENT = object()
 
@@ -153,8 +156,35 @@ def may_tell_aliases_apart(function: Any, aliases: frozenset[str]) -> bool:
     for code in found:
         if TELLING_NAMES.intersection(code.co_names):
             return True
-        if aliases.intersection(string_constants(code.co_consts)):
+        if names_an_alias(code, aliases):
             return True
+    return False
+
+
+def names_an_alias(code: types.CodeType, aliases: frozenset[str]) -> bool:
+    """
+    Return True if ``code`` has an alias's name in a literal, other than as an app label.
+
+    ``apps.get_model("other", "Seed")`` names the app ``other``, which may
+    share its name with an alias: the literal right after ``get_model`` (or
+    ``get_app_config``) is an app label. Anywhere else (``alias ==
+    "default"``, ``using("tenant_1")``, ``alias in {"a", "b"}``) it may tell
+    the aliases apart.
+    """
+    if not aliases.intersection(string_constants(code.co_consts)):
+        return False
+    previous = None
+    for instruction in dis.get_instructions(code):
+        if instruction.opname == "LOAD_CONST" and aliases.intersection(string_constants([instruction.argval])):
+            is_app_label = (
+                previous is not None
+                and previous.opname in ("LOAD_ATTR", "LOAD_METHOD")
+                and previous.argval in APP_LABEL_METHODS
+            )
+            if not is_app_label:
+                return True
+        if instruction.opname not in ("CACHE", "EXTENDED_ARG"):
+            previous = instruction
     return False
 
 
@@ -209,6 +239,43 @@ class SchemaFacts:
             elif isinstance(operation, RunSQL) and WHOLE_DATABASE_SQL.search(str(operation.sql)):
                 return True
         return any(function is not None and may_tell_aliases_apart(function, self.aliases) for function in functions)
+
+    def app_reaches(self, alias: str, app_label: str) -> bool:
+        """
+        Return whether anything of ``app_label`` may reach ``alias``'s test database when it migrates.
+
+        The app itself, one of its models, or one of its migrations'
+        operations, as the routers answer. An app that reaches no alias
+        leaves only its migrations' names there (``django_migrations``).
+        When in doubt (a router that fails to answer, or needs a database:
+        see ``connections_refused()``), it does.
+        """
+        try:
+            with connections_refused():
+                return self.app_reaches_as_answered(alias, app_label)
+        except Exception:
+            return True
+
+    def app_reaches_as_answered(self, alias: str, app_label: str) -> bool:
+        """Return ``app_reaches()``'s answer from the routers, raising what they raise."""
+        if router_answer(alias, app_label):
+            return True
+        connection = connections[alias]
+        for model in self.models:
+            if model._meta.app_label == app_label and model._meta.can_migrate(connection):
+                if router_answer(alias, app_label, model_name=model._meta.model_name, model=model):
+                    return True
+        for label, operation in self.operations:
+            if label != app_label:
+                continue
+            if isinstance(operation, (RunPython, RunSQL)):
+                if router_answer(alias, app_label, **operation.hints):
+                    return True
+                continue
+            name = getattr(operation, "model_name", None) or getattr(operation, "name", None)
+            if not isinstance(name, str) or router_answer(alias, app_label, model_name=name.lower()):
+                return True
+        return False
 
     def answers(self, alias: str) -> tuple[bool, ...]:
         """Return the routers' answers for ``alias``, in a fixed order (the same questions for every alias)."""

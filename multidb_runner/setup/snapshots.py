@@ -58,10 +58,10 @@ from django.db.migrations.loader import MigrationLoader
 from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
 from .copies import create_test_db_from
 from .lock_files import claim_key
-from .naming import test_database_name
 from .safety import RealDatabases
 from .schema_groups import SchemaFacts, connection_facts
 from .servers import own_connection
+from .test_names import test_database_name
 
 #: The state files' folder (and SQLite snapshots'), in the temporary folder.
 KEPT_FOLDER = "multidb_runner-kept"
@@ -114,11 +114,18 @@ def imported_project_modules(module: Any) -> Iterator[Any]:
             yield other
 
 
-def migration_sources() -> list[Path]:
-    """Return the files whose content decides what ``migrate`` does, in a fixed order."""
-    files: set[Path] = set()
+def migration_sources() -> dict[str, list[Path]]:
+    """
+    Return, by app label, the files whose content decides what ``migrate`` does for that app, in a fixed order.
+
+    Its migration files and the project modules they import (custom fields,
+    the functions of data migrations); for an app without migrations, its
+    models (``migrate``'s syncdb creates the tables from them).
+    """
+    files: dict[str, set[Path]] = {}
     loader = MigrationLoader(None, ignore_no_migrations=True)
     for app_config in apps.get_app_configs():
+        found = files.setdefault(app_config.label, set())
         module_name, _explicit = MigrationLoader.migrations_module(app_config.label)
         module = None
         if module_name is not None:
@@ -127,16 +134,15 @@ def migration_sources() -> list[Path]:
             except ImportError:
                 module = None
         if module is not None and app_config.label in loader.migrated_apps:
-            files.update(module_files(module))
+            found.update(module_files(module))
         elif app_config.models_module is not None:
-            # No migrations: migrate's syncdb creates the tables from the models.
-            files.update(module_files(app_config.models_module))
-    for migration in loader.disk_migrations.values():
+            found.update(module_files(app_config.models_module))
+    for (app_label, _name), migration in loader.disk_migrations.items():
         module = sys.modules.get(type(migration).__module__)
         if module is not None:
             for other in imported_project_modules(module):
-                files.update(module_files(other))
-    return sorted(files)
+                files.setdefault(app_label, set()).update(module_files(other))
+    return {label: sorted(paths) for label, paths in sorted(files.items())}
 
 
 def server_version(connection: BaseDatabaseWrapper) -> str:
@@ -162,20 +168,37 @@ class SchemaKeys:
         self.legacy_models = legacy_models
         self.common_digest: str | None = None
         self.read_facts: SchemaFacts | None = None
+        self.sources: dict[str, list[Path]] = {}
+        self.app_digests: dict[str, str] = {}
 
     def common(self) -> str:
-        """Return the digest of what every alias shares: versions, apps, migration files, settings."""
+        """
+        Return the digest of what every alias shares: versions, settings, apps, the names of every source file.
+
+        The content of an app's files counts only for the aliases the
+        routers let it reach (``app_digests``): editing a tenant migration
+        changes the tenants' keys, not ``default``'s.
+        """
         if self.common_digest is None:
             import multidb_runner
 
             digest = hashlib.sha256()
             digest.update(repr((sys.version_info[:2], django.get_version(), multidb_runner.__version__)).encode())
             digest.update(schema_settings().encode())
-            for path in migration_sources():
-                digest.update(str(path).encode())
-                digest.update(path.read_bytes())
+            self.sources = migration_sources()
+            names = {label: [str(path) for path in paths] for label, paths in self.sources.items()}
+            digest.update(repr(names).encode())
             self.common_digest = digest.hexdigest()
         return self.common_digest
+
+    def app_digest(self, app_label: str) -> str:
+        """Return the digest of the content of ``app_label``'s files (``migration_sources()``)."""
+        if app_label not in self.app_digests:
+            digest = hashlib.sha256()
+            for path in self.sources.get(app_label, []):
+                digest.update(path.read_bytes())
+            self.app_digests[app_label] = digest.hexdigest()
+        return self.app_digests[app_label]
 
     def facts(self) -> SchemaFacts:
         if self.read_facts is None:
@@ -191,9 +214,13 @@ class SchemaKeys:
         digest = hashlib.sha256()
         digest.update(self.common().encode())
         digest.update(repr((server_version(connection), connection_facts(alias), legacy)).encode())
+        facts = self.facts()
         # None for a router that queries its database: it cannot be asked before the test database
         # exists, and a change of its answers goes unseen, as under stock --keepdb.
-        digest.update(repr(self.facts().answers_without_database(alias)).encode())
+        digest.update(repr(facts.answers_without_database(alias)).encode())
+        for app_label in self.sources:
+            if facts.app_reaches(alias, app_label):
+                digest.update(f"{app_label}:{self.app_digest(app_label)}".encode())
         return digest.hexdigest()
 
 

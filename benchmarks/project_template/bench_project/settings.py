@@ -1,7 +1,8 @@
 """
 Settings of the generated benchmark project.
 
-The aliases and apps come from ``shape.py``, written by the generator; the
+The aliases and apps come from ``shape.py``, written by the generator (an
+app on one alias each, and apps whose schema several aliases share); the
 backend from ``BENCH_BACKEND`` ("sqlite", "postgresql" or "mariadb"), so that
 one generated project serves every backend. Server databases are named
 ``mdbbench_*`` so that a run never touches any other database; the server
@@ -12,9 +13,10 @@ comes from the same PG_* and MYSQL_* variables as the package's own tests
 from __future__ import annotations
 
 import os
+from itertools import chain
 from pathlib import Path
 
-from .shape import APP_ALIASES, MIRRORS
+from .shape import APP_ALIASES, MIRRORS, SHARED_SCHEMAS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / "data"
@@ -23,12 +25,12 @@ BACKEND = os.environ.get("BENCH_BACKEND", "sqlite")
 SECRET_KEY = "multidb-runner-benchmark"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-INSTALLED_APPS = list(APP_ALIASES)
+INSTALLED_APPS = [*APP_ALIASES, *SHARED_SCHEMAS]
 DATABASE_ROUTERS = ["bench_project.routers.AppPerAliasRouter"]
 # MariaDB's advice to enable strict mode is noise in every run's output.
 SILENCED_SYSTEM_CHECKS = ["mysql.W002"]
-# Aliases in the order of their apps: "default" first.
-ALIASES = list(dict.fromkeys(APP_ALIASES.values()))
+# Aliases in the order of their apps: "default" first, then those sharing a schema.
+ALIASES = list(dict.fromkeys(chain(APP_ALIASES.values(), *SHARED_SCHEMAS.values())))
 
 
 def server_database(engine: str, prefix: str, alias: str) -> dict[str, object]:
@@ -69,3 +71,10 @@ else:
 # costs (stock Django creates no database for it, and neither may the runner).
 for mirror, primary in MIRRORS.items():
     DATABASES[mirror] = {**DATABASES[primary], "TEST": {"MIRROR": primary}}
+
+# Tenants: stock Django sets up a database after the ones in its
+# TEST["DEPENDENCIES"], ``default`` unless told otherwise, and refuses
+# ("Circular dependency") to set up a tenant without ``default``, as for a
+# class that uses the tenants only. Tenants depend on no other database.
+for alias in chain.from_iterable(SHARED_SCHEMAS.values()):
+    DATABASES[alias]["TEST"] = {**DATABASES[alias]["TEST"], "DEPENDENCIES": []}  # type: ignore[dict-item]

@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db import connections
 
-from ..planning.names import suffixed_test_name
 from ..planning.plan import IN_MEMORY, AliasSettings, DatabasePlan, build_plan
+from ..planning.suffixes import suffixed_test_name
 from .catalog import is_in_memory_name
 
 

@@ -2,7 +2,7 @@
 The usage report: which aliases each test class was given, and which it used.
 
 What each class used is recorded by the isolation layer
-(``isolation/usage.py``); this formats it, after the run, next to what each
+(``isolation/used_aliases.py``); this formats it, after the run, next to what each
 class was given or declared.
 """
 

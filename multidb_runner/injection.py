@@ -22,10 +22,10 @@ from django.test import SimpleTestCase, TransactionTestCase
 from django.test import testcases as django_testcases
 from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
-from .aliases import with_primaries
+from .planning.aliases import with_primaries
 
 if TYPE_CHECKING:
-    from ..changes import ChangeStack
+    from .changes import ChangeStack
 
 ALL_ALIASES = "__all__"
 _MISSING = object()

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.test import SimpleTestCase, TransactionTestCase
 
-from ..planning.injection import class_key
+from ..injection import class_key
 
 
 class DatabaseUsage:
