@@ -129,6 +129,30 @@ class SchemaCopiesTests(SimpleTestCase):
         self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
         self.assertNotIn("copy of", result.stdout)
 
+    def test_a_router_that_queries_its_database_migrates_each(self):
+        # The routers are asked before any test database exists: a query
+        # there would reach the real databases (tenant_3's does not exist;
+        # SQLite would create its file). Refused, the aliases are in doubt.
+        result = self.manage(TENANCY_ROUTER="querying")
+        self.assertPassed(result)
+        self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
+        self.assertNotIn("copy of", result.stdout)
+        if BACKEND == "postgresql":
+            self.assertNotIn(f"{self.prefix}_tenant_3", self.server.databases(self.prefix))
+        else:
+            self.assertFalse((Path(self.folder) / "tenant_3.sqlite3").exists())
+
+    def test_a_router_that_queries_its_database_keeps_the_databases(self):
+        # A --keepdb run reads each kept database's schema key, the routers' answers in it, before
+        # any test database is connected to: the querying router is refused there, and the key stays
+        # the same from one run to the next.
+        for run in ("first", "second"):
+            with self.subTest(run=run):
+                result = self.manage("--keepdb", kept=True, TENANCY_ROUTER="querying")
+                self.assertPassed(result)
+                if run == "second":
+                    self.assertNotIn("Rebuilding kept test database", result.stderr + result.stdout)
+
     def test_keepdb_is_never_stale(self):
         # A kept database whose rows a TransactionTestCase flushed is restored from its snapshot.
         for run in ("first", "second", "third"):

@@ -1,9 +1,9 @@
 """``setup/schema_groups.py``: when migration code could tell two aliases apart."""
 
-from django.db import migrations
+from django.db import connections, migrations
 from django.test import SimpleTestCase
 
-from multidb_runner.setup.schema_groups import may_tell_aliases_apart
+from multidb_runner.setup.schema_groups import ConnectionRefused, connections_refused, may_tell_aliases_apart
 
 ALIASES = frozenset({"default", "tenant_1", "tenant_2"})
 
@@ -65,3 +65,13 @@ class MayTellAliasesApartTests(SimpleTestCase):
 
     def test_code_that_cannot_be_read_does(self):
         self.assertTrue(may_tell_aliases_apart(len, ALIASES))
+
+
+class ConnectionsRefusedTests(SimpleTestCase):
+    def test_every_connection_is_refused_while_asking_and_given_back_after(self):
+        with connections_refused():
+            for alias in connections:
+                with self.subTest(alias=alias), self.assertRaises(ConnectionRefused):
+                    connections[alias].ensure_connection()
+        for alias in connections:
+            self.assertNotIn("ensure_connection", vars(connections[alias]), alias)

@@ -14,7 +14,10 @@ keeps the alias on its own ``migrate``:
 - identical connection settings but for the database names;
 - identical answers of the project's routers for every model, every app,
   and every migration operation that asks them (``RunPython`` and
-  ``RunSQL`` with their hints, model operations by model name);
+  ``RunSQL`` with their hints, model operations by model name), given
+  without a database: they are asked before any test database exists, so
+  a router that queries its database (django-pgtrigger's test router reads
+  the server's version) is refused the connection, and its aliases migrate;
 - no migration code of the project that could tell the aliases apart: a
   ``RunPython`` function whose code names an alias or reads
   ``settings_dict`` or ``DATABASES``, a ``pre_migrate`` or ``post_migrate``
@@ -35,6 +38,7 @@ import re
 import types
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.apps import apps
@@ -55,6 +59,39 @@ TELLING_NAMES = frozenset({"settings_dict", "DATABASES"})
 #: The methods whose first argument is an app label, which may share its name with an alias.
 APP_LABEL_METHODS = frozenset({"get_model", "get_app_config"})
 WHOLE_DATABASE_SQL = re.compile(r"\bDATABASE\b", re.IGNORECASE)
+ABSENT = object()
+
+
+class ConnectionRefused(Exception):
+    """A router asked for a connection while the aliases were compared."""
+
+
+@contextmanager
+def connections_refused() -> Iterator[None]:
+    """
+    Refuse every connection (``ensure_connection``) while the routers are asked.
+
+    Stock Django asks the routers during ``migrate``, once the test database
+    exists and the alias names it. Asked before, a router that queries its
+    database would connect to the real one, or fail where none exists: its
+    answers depend on the database, and its aliases are in doubt. Set on
+    each connection object for the questions only, never on a class.
+    """
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefused
+
+    saved = [(connection, vars(connection).get("ensure_connection", ABSENT)) for connection in connections.all()]
+    for connection, _ in saved:
+        connection.ensure_connection = refuse  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for connection, original in saved:
+            if original is ABSENT:
+                del connection.ensure_connection
+            else:
+                connection.ensure_connection = original  # type: ignore[method-assign]
 
 
 def router_answer(db: str, app_label: str, **hints: Any) -> bool:
@@ -210,28 +247,34 @@ class SchemaFacts:
         The app itself, one of its models, or one of its migrations'
         operations, as the routers answer. An app that reaches no alias
         leaves only its migrations' names there (``django_migrations``).
-        When in doubt (a router that fails to answer), it does.
+        When in doubt (a router that fails to answer, or needs a database:
+        see ``connections_refused()``), it does.
         """
         try:
-            if router_answer(alias, app_label):
-                return True
-            connection = connections[alias]
-            for model in self.models:
-                if model._meta.app_label == app_label and model._meta.can_migrate(connection):
-                    if router_answer(alias, app_label, model_name=model._meta.model_name, model=model):
-                        return True
-            for label, operation in self.operations:
-                if label != app_label:
-                    continue
-                if isinstance(operation, (RunPython, RunSQL)):
-                    if router_answer(alias, app_label, **operation.hints):
-                        return True
-                    continue
-                name = getattr(operation, "model_name", None) or getattr(operation, "name", None)
-                if not isinstance(name, str) or router_answer(alias, app_label, model_name=name.lower()):
-                    return True
+            with connections_refused():
+                return self.app_reaches_as_answered(alias, app_label)
         except Exception:
             return True
+
+    def app_reaches_as_answered(self, alias: str, app_label: str) -> bool:
+        """Return ``app_reaches()``'s answer from the routers, raising what they raise."""
+        if router_answer(alias, app_label):
+            return True
+        connection = connections[alias]
+        for model in self.models:
+            if model._meta.app_label == app_label and model._meta.can_migrate(connection):
+                if router_answer(alias, app_label, model_name=model._meta.model_name, model=model):
+                    return True
+        for label, operation in self.operations:
+            if label != app_label:
+                continue
+            if isinstance(operation, (RunPython, RunSQL)):
+                if router_answer(alias, app_label, **operation.hints):
+                    return True
+                continue
+            name = getattr(operation, "model_name", None) or getattr(operation, "name", None)
+            if not isinstance(name, str) or router_answer(alias, app_label, model_name=name.lower()):
+                return True
         return False
 
     def answers(self, alias: str) -> tuple[bool, ...]:
@@ -251,6 +294,21 @@ class SchemaFacts:
                     answers.append(router_answer(alias, app_label, model_name=name.lower()))
         return tuple(answers)
 
+    def answers_without_database(self, alias: str) -> tuple[bool, ...] | None:
+        """
+        Return ``answers(alias)`` asked with every connection refused; None if a router needs a database.
+
+        The runner asks before the test database exists (see
+        ``connections_refused()``). A router that fails without a database
+        answers None too: ``migrate`` asks it again on the test database, as
+        stock Django does, and raises what it raises.
+        """
+        try:
+            with connections_refused():
+                return self.answers(alias)
+        except Exception:
+            return None
+
 
 def connection_facts(alias: str) -> tuple[Any, ...]:
     """Return ``alias``'s connection settings that decide its schema: all but the database names."""
@@ -268,7 +326,8 @@ def schema_groups(firsts: Sequence[str]) -> list[tuple[str, ...]]:
     Return the groups of ``firsts`` (the first aliases of test databases) that get the same schema.
 
     Only groups of two or more, each in the order of ``firsts``; none when
-    the project's migration code is in doubt.
+    the project's migration code is in doubt, or a router cannot answer
+    without a database.
     """
     candidates = [alias for alias in firsts if connections[alias].vendor in COPYABLE_VENDORS]
     if len(candidates) < 2:
@@ -278,7 +337,10 @@ def schema_groups(firsts: Sequence[str]) -> list[tuple[str, ...]]:
         return []
     by_key: dict[tuple[Any, ...], list[str]] = {}
     for alias in candidates:
-        by_key.setdefault((connection_facts(alias), facts.answers(alias)), []).append(alias)
+        answers = facts.answers_without_database(alias)
+        if answers is None:
+            return []
+        by_key.setdefault((connection_facts(alias), answers), []).append(alias)
     return [tuple(group) for group in by_key.values() if len(group) > 1]
 
 

@@ -13,6 +13,8 @@ Tenants that share one schema: the runner migrates one and copies the others.
   alias it is given), ``names_alias`` (it treats ``tenant_1`` apart),
   ``writes_elsewhere`` (it writes to ``default`` through the router) or
   ``extended`` (one more migration, as on another branch).
+- TENANCY_ROUTER: ``plain`` (default) or ``querying`` (the router queries
+  the alias's database before it answers ``allow_migrate``).
 """
 
 import os
@@ -22,12 +24,15 @@ BACKEND = os.environ.get("TENANCY_BACKEND", "sqlite")
 DB_DIR = Path(os.environ.get("TENANCY_DB_DIR", Path(__file__).resolve().parent.parent / "db"))
 PREFIX = os.environ.get("TENANCY_PREFIX", "tenancy")
 MIGRATIONS = os.environ.get("TENANCY_MIGRATIONS", "canonical")
+ROUTER = os.environ.get("TENANCY_ROUTER", "plain")
 
 SECRET_KEY = "tenancy"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "catalog", "ledger", "checks"]
-DATABASE_ROUTERS = ["tenancy.routers.TenancyRouter"]
+DATABASE_ROUTERS = [
+    "tenancy.routers.QueryingTenancyRouter" if ROUTER == "querying" else "tenancy.routers.TenancyRouter"
+]
 TEST_RUNNER = "multidb_runner.MultiDBRunner"
 if MIGRATIONS != "canonical":
     MIGRATION_MODULES = {"ledger": f"ledger.migrations_{MIGRATIONS}"}
