@@ -387,7 +387,8 @@ class Snapshots:
         alias = connection.alias
         test_name = test_database_name(alias)
         if connection.vendor == "sqlite" and is_in_memory_name(test_name):
-            return  # never kept
+            self.afresh.add(alias)  # never kept: made afresh at every run
+            return
         key = self.keys.key(alias)
         path = state_path(connection, test_name)
         state = read_state(path)
