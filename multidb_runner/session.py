@@ -80,6 +80,8 @@ class RunParameters:
     #: Worker processes (1: a serial run, or one pytest-xdist worker's own session).
     parallel: int = 1
     keepdb: bool = False
+    #: With ``keepdb``: rebuild the kept databases whatever their state (pytest-django's ``--create-db``).
+    recreate: bool = False
     debug_sql: bool = False
     time_keeper: Any = field(default_factory=NullTimeKeeper)
 
@@ -402,7 +404,7 @@ class MultiDBSession:
             # test database, and what was kept of it goes too.
             remove_snapshot(connection, setup.real_databases, verbosity=verbosity)
         if keepdb and snapshots is not None:
-            snapshots.prepare(connection, verbosity=verbosity)
+            snapshots.prepare(connection, verbosity=verbosity, recreate=setup.parameters.recreate)
         elif snapshots is not None:
             create = partial(snapshots.create_fresh, create=create_test_db)
         if setup.copies is not None:

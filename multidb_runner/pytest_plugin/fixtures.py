@@ -37,13 +37,15 @@ def django_db_setup(  # noqa: PLR0913 - pytest-django's own fixture signature
         _disable_migrations()
     aliases, serialized_aliases = run.databases_for_setup(request.session.items)
     manifest = WorkerManifest.for_worker(request.config)
-    # As pytest-django: --create-db recreates the databases even with --reuse-db.
-    keepdb = django_db_keepdb and not django_db_createdb
+    # As pytest-django: --create-db recreates the databases even with --reuse-db;
+    # kept, they are rebuilt (and snapshotted) whatever their state.
+    keepdb = django_db_keepdb
+    recreate = django_db_keepdb and django_db_createdb
     try:
         with django_db_blocker.unblock():
             if manifest is not None:
                 manifest.write(run.session, aliases, keepdb=keepdb)
-            run.setup_databases(aliases, serialized_aliases, keepdb=keepdb)
+            run.setup_databases(aliases, serialized_aliases, keepdb=keepdb, recreate=recreate)
         yield
     finally:
         with django_db_blocker.unblock():

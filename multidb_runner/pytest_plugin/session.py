@@ -125,7 +125,9 @@ class PytestRun:
 
     # Databases -------------------------------------------------------------------
 
-    def setup_databases(self, aliases: set[str], serialized_aliases: set[str], *, keepdb: bool) -> None:
+    def setup_databases(
+        self, aliases: set[str], serialized_aliases: set[str], *, keepdb: bool, recreate: bool = False
+    ) -> None:
         """Set up the test databases through the session, and start injecting per-test classes."""
         session = self.session
         # The session sets up on first use only what stock would not set up
@@ -134,7 +136,9 @@ class PytestRun:
         session.add_stock_aliases(self.stock_by_marks)
         session.install_signal_handlers()
         self.setup = session.set_up(
-            aliases, serialized_aliases, RunParameters(verbosity=self.verbosity, interactive=False, keepdb=keepdb)
+            aliases,
+            serialized_aliases,
+            RunParameters(verbosity=self.verbosity, interactive=False, keepdb=keepdb, recreate=recreate),
         )
         assert self.per_test is not None
         self.per_test.install()

@@ -374,7 +374,7 @@ class Snapshots:
         take_snapshot(connection, os.fspath(connection.settings_dict["NAME"]), snapshot)
         write_state(path, KeptState(key=key, clean=False, snapshot=True))
 
-    def prepare(self, connection: BaseDatabaseWrapper, *, verbosity: int) -> None:
+    def prepare(self, connection: BaseDatabaseWrapper, *, verbosity: int, recreate: bool = False) -> None:
         """
         Make ``connection``'s kept test database what a migrate gives now, or drop it; mark it in use.
 
@@ -394,6 +394,8 @@ class Snapshots:
         state = read_state(path)
         snapshot = snapshot_name(connection, test_name, path) if self.for_kept else None
         exists = bool(database_exists(connection, test_name))
+        if recreate:
+            state = None  # rebuilt, as if nothing were known of it
         if exists and state is not None and state.key == key and state.clean:
             write_state(path, KeptState(key=key, clean=False, snapshot=state.snapshot))
         elif (
@@ -417,7 +419,9 @@ class Snapshots:
         else:
             if exists:
                 why = (
-                    "no run of the runner recorded what it holds"
+                    "--create-db"
+                    if recreate
+                    else "no run of the runner recorded what it holds"
                     if state is None
                     else "its migrations, models, routers or settings changed since it was migrated"
                     if state.key != key
