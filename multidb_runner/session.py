@@ -394,7 +394,7 @@ class MultiDBSession:
 
         With ``--keepdb``, a kept database that is no longer what a migrate
         gives is restored from its snapshot or dropped first, so that it is
-        made afresh, and then snapshotted (``setup/kept.py``); without it,
+        made afresh, and then snapshotted (``setup/snapshots.py``); without it,
         what was kept of the test database goes.
         """
         snapshots = setup.snapshots

@@ -75,3 +75,14 @@ class ConnectionsRefusedTests(SimpleTestCase):
                     connections[alias].ensure_connection()
         for alias in connections:
             self.assertNotIn("ensure_connection", vars(connections[alias]), alias)
+
+    def test_a_mirror_served_by_its_primary_is_refused_once(self):
+        from multidb_runner.isolation.mirrors import MirrorSharing
+
+        sharing = MirrorSharing()
+        sharing.install({"replica": "default"})
+        self.addCleanup(sharing.restore)
+        with connections_refused():
+            with self.assertRaises(ConnectionRefused):
+                connections["replica"].ensure_connection()
+        self.assertNotIn("ensure_connection", vars(connections["default"]))

@@ -66,6 +66,25 @@ class ConnectionRefused(Exception):
     """A router asked for a connection while the aliases were compared."""
 
 
+def own_wrappers() -> list[Any]:
+    """
+    Return this thread's database wrappers, each once.
+
+    A mirror served by its primary's connection is a stand-in that sets
+    attributes on the primary (``isolation/mirrors.py``): its primary's
+    wrapper stands for it.
+    """
+    found: list[Any] = []
+    for connection in connections.all():
+        try:
+            target = object.__getattribute__(connection, "_primary")
+        except AttributeError:
+            target = connection
+        if not any(target is seen for seen in found):
+            found.append(target)
+    return found
+
+
 @contextmanager
 def connections_refused() -> Iterator[None]:
     """
@@ -81,9 +100,9 @@ def connections_refused() -> Iterator[None]:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefused
 
-    saved = [(connection, vars(connection).get("ensure_connection", ABSENT)) for connection in connections.all()]
+    saved = [(connection, vars(connection).get("ensure_connection", ABSENT)) for connection in own_wrappers()]
     for connection, _ in saved:
-        connection.ensure_connection = refuse  # type: ignore[method-assign]
+        connection.ensure_connection = refuse
     try:
         yield
     finally:
@@ -91,7 +110,7 @@ def connections_refused() -> Iterator[None]:
             if original is ABSENT:
                 del connection.ensure_connection
             else:
-                connection.ensure_connection = original  # type: ignore[method-assign]
+                connection.ensure_connection = original
 
 
 def router_answer(db: str, app_label: str, **hints: Any) -> bool:
