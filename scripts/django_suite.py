@@ -64,7 +64,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from suite_comparison import Problem, Sides, download_sdist, print_differences, run_logged
+from suite_comparison import Problem, Sides, download_sdist, print_differences, print_side_by_side, run_logged
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -421,13 +421,7 @@ def print_counts(stock: RunResult, runner: RunResult) -> None:
 
     rows: list[tuple[str, object, object]] = [("tests run", tests_run(stock), tests_run(runner))]
     rows += [(key, count(stock, key), count(runner, key)) for key in SUMMARY_COUNTS]
-    rows += [
-        ("wall time (s)", round(stock.seconds), round(runner.seconds)),
-        ("exit code", stock.exit_code, runner.exit_code),
-    ]
-    print(f"\n{'':24}{'stock':>12}{'MultiDBRunner':>16}")
-    for label, stock_value, runner_value in rows:
-        print(f"{label:24}{str(stock_value):>12}{str(runner_value):>16}")
+    print_side_by_side(rows, stock, runner, "MultiDBRunner")
 
 
 def report(stock: RunResult, runner: RunResult, suite: Suite | None = None) -> int:

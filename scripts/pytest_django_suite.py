@@ -93,7 +93,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from suite_comparison import Problem, Sides, download_sdist, print_differences, run_logged
+from suite_comparison import Problem, Sides, download_sdist, print_differences, print_side_by_side, run_logged
 
 PLUGIN = "multidb_runner.pytest_plugin"
 #: The oldest pytest-django the plugin supports (PYTEST_DJANGO_MINIMUM).
@@ -398,13 +398,7 @@ def print_counts(stock: RunResult, plugin: RunResult) -> None:
         ("tests run", len(stock.outcomes) if stock.finished else "-", len(plugin.outcomes) if plugin.finished else "-")
     ]
     rows += [(outcome, count(stock, outcome), count(plugin, outcome)) for outcome in OUTCOME_RANK]
-    rows += [
-        ("wall time (s)", round(stock.seconds), round(plugin.seconds)),
-        ("exit code", stock.exit_code, plugin.exit_code),
-    ]
-    print(f"\n{'':24}{'stock':>12}{'with plugin':>16}")
-    for label, stock_value, plugin_value in rows:
-        print(f"{label:24}{str(stock_value):>12}{str(plugin_value):>16}")
+    print_side_by_side(rows, stock, plugin, "with plugin")
 
 
 def report(stock: RunResult, plugin: RunResult, suite: Suite | None = None) -> int:

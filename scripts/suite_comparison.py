@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @dataclass
@@ -121,6 +121,27 @@ class Sides:
             (True, True): f"fails {self.both}",
             (False, False): f"passes {self.both} (flaky, or depends on the tests run before it)",
         }
+
+
+def print_side_by_side(
+    rows: list[tuple[str, object, object]],
+    stock: Any,
+    other: Any,
+    other_label: str,
+    *,
+    indent: str = "",
+    widths: tuple[int, int, int] = (24, 12, 16),
+) -> None:
+    """Print ``rows`` of both runs side by side, then their wall times and exit codes (``seconds``, ``exit_code``)."""
+    rows = [
+        *rows,
+        ("wall time (s)", round(stock.seconds), round(other.seconds)),
+        ("exit code", stock.exit_code, other.exit_code),
+    ]
+    label_width, stock_width, other_width = widths
+    print(f"\n{indent}{'':{label_width}}{'stock':>{stock_width}}{other_label:>{other_width}}")
+    for label, stock_value, other_value in rows:
+        print(f"{indent}{label:{label_width}}{str(stock_value):>{stock_width}}{str(other_value):>{other_width}}")
 
 
 def format_problem(problem: Problem, *notes: str) -> str:

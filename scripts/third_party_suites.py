@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
-from suite_comparison import run_logged
+from suite_comparison import print_side_by_side, run_logged
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -458,14 +458,8 @@ def print_counts(stock: RunResult, plugin: RunResult) -> None:
     """Print both runs' counts side by side."""
     rows: list[tuple[str, object, object]] = [("tests", len(stock.tests), len(plugin.tests))]
     rows += [(outcome, stock.count(outcome), plugin.count(outcome)) for outcome in ("passed", "failed", "error")]
-    rows += [
-        ("skipped", stock.count("skipped"), plugin.count("skipped")),
-        ("wall time (s)", round(stock.seconds), round(plugin.seconds)),
-        ("exit code", stock.exit_code, plugin.exit_code),
-    ]
-    print(f"\n    {'':18}{'stock':>10}{'plugin':>10}")
-    for label, stock_value, plugin_value in rows:
-        print(f"    {label:18}{str(stock_value):>10}{str(plugin_value):>10}")
+    rows += [("skipped", stock.count("skipped"), plugin.count("skipped"))]
+    print_side_by_side(rows, stock, plugin, "plugin", indent="    ", widths=(18, 10, 10))
 
 
 def compare(project: Project, stock: RunResult, plugin: RunResult) -> int:
