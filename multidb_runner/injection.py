@@ -13,19 +13,17 @@ from __future__ import annotations
 import sys
 import sysconfig
 import unittest
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.test import SimpleTestCase, TransactionTestCase
 from django.test import testcases as django_testcases
 from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
+from .changes import ChangeStack, attribute_replaced
 from .planning.aliases import with_primaries
-
-if TYPE_CHECKING:
-    from .changes import ChangeStack
 
 ALL_ALIASES = "__all__"
 _MISSING = object()
@@ -251,15 +249,10 @@ def deferred_skip_accepting_all(original: DeferredSkip) -> DeferredSkip:
     return deferred_skip
 
 
-@contextmanager
-def all_aliases_skip_decorators() -> Iterator[None]:
+def all_aliases_skip_decorators() -> AbstractContextManager[None]:
     """Patch Django's deferred skip decorators for ``"__all__"`` while active."""
-    original: DeferredSkip = getattr(django_testcases, "_deferredSkip")  # noqa: B009 - private, not in stubs
-    setattr(django_testcases, "_deferredSkip", deferred_skip_accepting_all(original))  # noqa: B010
-    try:
-        yield
-    finally:
-        setattr(django_testcases, "_deferredSkip", original)  # noqa: B010
+    original: DeferredSkip = vars(django_testcases)["_deferredSkip"]
+    return attribute_replaced(django_testcases, "_deferredSkip", deferred_skip_accepting_all(original))
 
 
 @dataclass(frozen=True)

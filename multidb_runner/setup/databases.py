@@ -14,16 +14,18 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from io import StringIO
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core import serializers
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.creation import BaseDatabaseCreation
 from django.test.utils import NullTimeKeeper  # type: ignore[attr-defined]
+
+from ..changes import ChangeStack, attribute_replaced
 
 # Defined with the other errors users see; importable from here as before.
 from ..errors import TestDatabaseLeftOver as TestDatabaseLeftOver
@@ -32,9 +34,6 @@ from .catalog import database_exists, drop_database, is_in_memory_name, remove_s
 # Also imported from here by the runner and the pytest plugin.
 from .safety import RealDatabases, UnsafeDestruction
 from .test_names import test_database_name
-
-if TYPE_CHECKING:
-    from ..changes import ChangeStack
 
 
 def remove_sqlite_sidecars_of(connection: BaseDatabaseWrapper) -> None:
@@ -209,15 +208,9 @@ def reload_serialized_contents(creation: BaseDatabaseCreation, data: str) -> Non
         creation.connection.check_constraints(table_names=sorted(table_names))
 
 
-@contextmanager
-def serialized_contents_reloaded_in_place() -> Iterator[None]:
+def serialized_contents_reloaded_in_place() -> AbstractContextManager[None]:
     """Make ``serialized_rollback`` reload each alias's contents into its own database, for the run."""
-    original = BaseDatabaseCreation.__dict__["deserialize_db_from_string"]
-    setattr(BaseDatabaseCreation, "deserialize_db_from_string", reload_serialized_contents)  # noqa: B010
-    try:
-        yield
-    finally:
-        setattr(BaseDatabaseCreation, "deserialize_db_from_string", original)  # noqa: B010
+    return attribute_replaced(BaseDatabaseCreation, "deserialize_db_from_string", reload_serialized_contents)
 
 
 @dataclass(frozen=True)

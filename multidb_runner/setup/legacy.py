@@ -13,19 +13,17 @@ resets include them like any other table.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.apps import apps
 from django.db import DatabaseError, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.utils import ConnectionRouter
 
+from ..changes import ChangeStack, attribute_replaced
 from ..errors import ConfigurationError, sentence
-
-if TYPE_CHECKING:
-    from ..changes import ChangeStack
 
 ModelType = type[models.Model]
 
@@ -137,8 +135,7 @@ class LegacyTablesRouter:
         return None
 
 
-@contextmanager
-def router_installed(legacy_router: LegacyTablesRouter) -> Iterator[None]:
+def router_installed(legacy_router: LegacyTablesRouter) -> AbstractContextManager[None]:
     """
     Ask ``legacy_router`` before the project's routers while active.
 
@@ -147,7 +144,7 @@ def router_installed(legacy_router: LegacyTablesRouter) -> Iterator[None]:
     (``override_settings(DATABASE_ROUTERS=...)``) sees only the project's
     routers, and the legacy tables stay reachable all the same.
     """
-    original = ConnectionRouter.__dict__["allow_migrate"]
+    original = vars(ConnectionRouter)["allow_migrate"]
 
     def allow_migrate(self: ConnectionRouter, db: str, app_label: str, **hints: Any) -> bool:
         answer = legacy_router.allow_migrate(db, app_label, **hints)
@@ -155,11 +152,7 @@ def router_installed(legacy_router: LegacyTablesRouter) -> Iterator[None]:
             return answer
         return original(self, db, app_label, **hints)  # type: ignore[no-any-return]
 
-    setattr(ConnectionRouter, "allow_migrate", allow_migrate)  # noqa: B010
-    try:
-        yield
-    finally:
-        setattr(ConnectionRouter, "allow_migrate", original)  # noqa: B010
+    return attribute_replaced(ConnectionRouter, "allow_migrate", allow_migrate)
 
 
 @dataclass(frozen=True)
