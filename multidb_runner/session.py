@@ -58,7 +58,7 @@ from .setup.databases import (
 from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, unobserved_by_test
 from .setup.locks import ClaimLost, TestDatabaseLocks
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
-from .setup.schema_groups import schema_groups
+from .setup.schema_groups import SchemaFacts, schema_groups
 from .setup.snapshots import SchemaKeys, Snapshots, remove_snapshot
 from .setup.test_names import (
     NamesPointedAhead,
@@ -118,6 +118,8 @@ class SetUp:
     isolation: IsolationLayer | None = None
     lazy_setup: LazyTestDatabases | None = None
     run_start: RunStartState | None = None
+    #: What decides each alias's migrated schema, read once (``schema_facts()``).
+    schema_facts: SchemaFacts | None = None
     #: First alias -> its server, for the databases to set up on first use on a server that cannot be reached.
     unreachable_servers: dict[str, reachability.UnreachableServer] = field(default_factory=dict)
 
@@ -349,6 +351,12 @@ class MultiDBSession:
             self.changes.apply(legacy.LegacyRoutes(frozenset(self.legacy_router.allowed)))
         return by_database
 
+    def schema_facts(self, setup: SetUp) -> SchemaFacts:
+        """Return what decides each alias's migrated schema (migrations, routers' answers), read once per set-up."""
+        if setup.schema_facts is None:
+            setup.schema_facts = SchemaFacts(frozenset(connections))
+        return setup.schema_facts
+
     def plan_schema_copies(self, setup: SetUp) -> SchemaCopies | None:
         """
         Return the test databases to make as copies of one of the same schema (``setup/schema_groups.py``).
@@ -360,7 +368,7 @@ class MultiDBSession:
         if not self.config.schema_copies:
             return None
         with self.managed_flip.suspended():
-            groups = schema_groups([first for first, _ in setup.plan.creations])
+            groups = schema_groups([first for first, _ in setup.plan.creations], partial(self.schema_facts, setup))
         if not groups:
             return None
         # The plan shows which test databases were copied.
@@ -430,7 +438,7 @@ class MultiDBSession:
         if not keepdb and not fresh:
             return None
         return Snapshots(
-            SchemaKeys(setup.legacy_models),
+            SchemaKeys(setup.legacy_models, partial(self.schema_facts, setup)),
             setup.real_databases,
             rebuilt=setup.plan.rebuilt,
             for_kept=policy is not False,

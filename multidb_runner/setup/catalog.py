@@ -14,6 +14,7 @@ checks or destroys a database reads them from one place.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -66,6 +67,25 @@ def drop_database(connection: BaseDatabaseWrapper, name: str, verbosity: int) ->
     connection.creation._destroy_test_db(name, verbosity)  # type: ignore[attr-defined]
     if connection.vendor == "sqlite" and not is_in_memory_name(name):
         remove_sqlite_sidecars(name)
+
+
+def copy_database(connection: BaseDatabaseWrapper, source: str, target: str) -> None:
+    """
+    Make database ``target`` a copy of ``source`` on ``connection``'s server (SQLite: files), replacing it.
+
+    PostgreSQL copies with ``CREATE DATABASE ... TEMPLATE``, which no session
+    may be connected to: the connection is closed first.
+    """
+    if connection.vendor == "sqlite":
+        remove_sqlite_sidecars(target)
+        shutil.copyfile(source, target)
+        return
+    quote = connection.ops.quote_name
+    # No session may be connected to the template of a copy.
+    connection.close()
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {quote(target)}")
+        cursor.execute(f"CREATE DATABASE {quote(target)} WITH TEMPLATE {quote(source)}")
 
 
 def write_sqlite_file(connection: BaseDatabaseWrapper, path: str) -> None:

@@ -32,7 +32,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .catalog import is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
+from .catalog import copy_database, is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
 from .safety import RealDatabases
 from .schema_groups import group_of
 
@@ -170,12 +170,7 @@ class SchemaCopies:
             return None
         if self.real_databases is not None:
             self.real_databases.check_destroyable(connection.alias, connection, name)
-        quote = connection.ops.quote_name
-        # No session may be connected to the source of a template copy.
-        connection.close()
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {quote(name)}")
-            cursor.execute(f"CREATE DATABASE {quote(name)} WITH TEMPLATE {quote(test_name)}")
+        copy_database(connection, test_name, name)
         return Template(connection.alias, "postgresql", name)
 
     def drop_if_complete(self, group: tuple[str, ...]) -> None:

@@ -34,10 +34,11 @@ migrate (``copies.py``).
 from __future__ import annotations
 
 import dis
+import functools
 import re
 import types
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -207,9 +208,8 @@ def names_an_alias(code: types.CodeType, aliases: frozenset[str]) -> bool:
     return False
 
 
-def migration_operations() -> Iterator[tuple[str, Any]]:
+def migration_operations(loader: MigrationLoader) -> Iterator[tuple[str, Any]]:
     """Yield (app_label, operation) for every migration on disk, nested operations included."""
-    loader = MigrationLoader(None, ignore_no_migrations=True)
     for (app_label, _name), migration in sorted(loader.disk_migrations.items()):
         pending = list(migration.operations)
         while pending:
@@ -238,16 +238,18 @@ class SchemaFacts:
         self.aliases = aliases
         self.models = sorted(apps.get_models(include_auto_created=True), key=lambda model: model._meta.label_lower)
         self.app_labels = sorted(config.label for config in apps.get_app_configs())
-        self.operations = list(migration_operations())
+        #: The migrations on disk, read once (schema keys read their files through it too).
+        self.loader = MigrationLoader(None, ignore_no_migrations=True)
+        self.operations = list(migration_operations(self.loader))
         self.cache_models = [
             cache.cache_model_class
             for cache in (caches[name] for name in settings.CACHES)
             if hasattr(cache, "cache_model_class")
         ]
-        #: The project's code that runs during migrate and might tell aliases apart.
-        self.code_in_doubt = self.find_code_in_doubt()
 
-    def find_code_in_doubt(self) -> bool:
+    @functools.cached_property
+    def code_in_doubt(self) -> bool:
+        """Whether the project's code that runs during migrate might tell aliases apart."""
         # A receiver is given the alias, and may do anything with it.
         if any(not is_djangos(receiver) for receiver in migrate_receivers()):
             return True
@@ -340,18 +342,19 @@ def connection_facts(alias: str) -> tuple[Any, ...]:
     )
 
 
-def schema_groups(firsts: Sequence[str]) -> list[tuple[str, ...]]:
+def schema_groups(firsts: Sequence[str], facts_of: Callable[[], SchemaFacts]) -> list[tuple[str, ...]]:
     """
     Return the groups of ``firsts`` (the first aliases of test databases) that get the same schema.
 
     Only groups of two or more, each in the order of ``firsts``; none when
     the project's migration code is in doubt, or a router cannot answer
-    without a database.
+    without a database. ``facts_of()`` gives the run's facts (read only
+    when two candidates share a backend that can be copied).
     """
     candidates = [alias for alias in firsts if connections[alias].vendor in COPYABLE_VENDORS]
     if len(candidates) < 2:
         return []
-    facts = SchemaFacts(frozenset(connections))
+    facts = facts_of()
     if facts.code_in_doubt:
         return []
     by_key: dict[tuple[Any, ...], list[str]] = {}

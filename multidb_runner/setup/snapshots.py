@@ -39,11 +39,10 @@ import importlib
 import json
 import os
 import re
-import shutil
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,14 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 
-from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
+from .catalog import (
+    copy_database,
+    database_exists,
+    drop_database,
+    is_in_memory_name,
+    remove_sqlite_sidecars,
+    write_sqlite_file,
+)
 from .copies import create_test_db_from
 from .lock_files import claim_key
 from .safety import RealDatabases
@@ -114,7 +120,7 @@ def imported_project_modules(module: Any) -> Iterator[Any]:
             yield other
 
 
-def migration_sources() -> dict[str, list[Path]]:
+def migration_sources(loader: MigrationLoader) -> dict[str, list[Path]]:
     """
     Return, by app label, the files whose content decides what ``migrate`` does for that app, in a fixed order.
 
@@ -123,7 +129,6 @@ def migration_sources() -> dict[str, list[Path]]:
     models (``migrate``'s syncdb creates the tables from them).
     """
     files: dict[str, set[Path]] = {}
-    loader = MigrationLoader(None, ignore_no_migrations=True)
     for app_config in apps.get_app_configs():
         found = files.setdefault(app_config.label, set())
         module_name, _explicit = MigrationLoader.migrations_module(app_config.label)
@@ -164,12 +169,15 @@ def schema_settings() -> str:
 class SchemaKeys:
     """The schema key of each alias, from facts read once for the run."""
 
-    def __init__(self, legacy_models: dict[str, list[Any]]) -> None:
+    def __init__(self, legacy_models: dict[str, list[Any]], facts_of: Callable[[], SchemaFacts]) -> None:
+        """``facts_of()`` gives the run's facts (``schema_groups.SchemaFacts``), shared with its schema copies."""
         self.legacy_models = legacy_models
+        self.facts_of = facts_of
         self.common_digest: str | None = None
-        self.read_facts: SchemaFacts | None = None
         self.sources: dict[str, list[Path]] = {}
         self.app_digests: dict[str, str] = {}
+        #: The version of each server, by its connection settings: asked once per server.
+        self.server_versions: dict[str, str] = {}
 
     def common(self) -> str:
         """
@@ -185,7 +193,7 @@ class SchemaKeys:
             digest = hashlib.sha256()
             digest.update(repr((sys.version_info[:2], django.get_version(), multidb_runner.__version__)).encode())
             digest.update(schema_settings().encode())
-            self.sources = migration_sources()
+            self.sources = migration_sources(self.facts_of().loader)
             names = {label: [str(path) for path in paths] for label, paths in self.sources.items()}
             digest.update(repr(names).encode())
             self.common_digest = digest.hexdigest()
@@ -200,10 +208,12 @@ class SchemaKeys:
             self.app_digests[app_label] = digest.hexdigest()
         return self.app_digests[app_label]
 
-    def facts(self) -> SchemaFacts:
-        if self.read_facts is None:
-            self.read_facts = SchemaFacts(frozenset(connections))
-        return self.read_facts
+    def server_version(self, connection: BaseDatabaseWrapper) -> str:
+        """Return the version of ``connection``'s server, asked once for every alias on it."""
+        server = repr((connection.vendor, connection_facts(connection.alias)))
+        if server not in self.server_versions:
+            self.server_versions[server] = server_version(connection)
+        return self.server_versions[server]
 
     def key(self, alias: str) -> str:
         """Return ``alias``'s schema key: equal keys, equal migrated content."""
@@ -213,8 +223,8 @@ class SchemaKeys:
         )
         digest = hashlib.sha256()
         digest.update(self.common().encode())
-        digest.update(repr((server_version(connection), connection_facts(alias), legacy)).encode())
-        facts = self.facts()
+        digest.update(repr((self.server_version(connection), connection_facts(alias), legacy)).encode())
+        facts = self.facts_of()
         # None for a router that queries its database: it cannot be asked before the test database
         # exists, and a change of its answers goes unseen, as under stock --keepdb.
         digest.update(repr(facts.answers_without_database(alias)).encode())
@@ -277,20 +287,6 @@ def snapshot_name(connection: BaseDatabaseWrapper, test_name: str, path: Path) -
         name = f"{test_name}{SNAPSHOT_SUFFIX}"
         return name if len(name.encode()) <= POSTGRESQL_NAME_LIMIT else None
     return None
-
-
-def copy_database(connection: BaseDatabaseWrapper, source: str, target: str) -> None:
-    """Make database ``target`` a copy of ``source`` on ``connection``'s server (SQLite: files), replacing it."""
-    if connection.vendor == "sqlite":
-        remove_sqlite_sidecars(target)
-        shutil.copyfile(source, target)
-        return
-    quote = connection.ops.quote_name
-    # No session may be connected to the template of a copy.
-    connection.close()
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {quote(target)}")
-        cursor.execute(f"CREATE DATABASE {quote(target)} WITH TEMPLATE {quote(source)}")
 
 
 def snapshot_exists(connection: BaseDatabaseWrapper, name: str) -> bool:
