@@ -312,7 +312,16 @@ def take_snapshot(connection: BaseDatabaseWrapper, test_name: str, snapshot: str
         copy_database(connection, test_name, snapshot)
 
 
-def drop_snapshot(connection: BaseDatabaseWrapper, snapshot: str) -> None:
+def drop_snapshot(
+    connection: BaseDatabaseWrapper, snapshot: str | None, real_databases: RealDatabases | None, *, verbosity: int = 0
+) -> None:
+    """Drop ``snapshot`` if it exists (never a real database); from verbosity 2, say so."""
+    if snapshot is None or not snapshot_exists(connection, snapshot):
+        return
+    if real_databases is not None:
+        real_databases.check_destroyable(connection.alias, connection, snapshot)
+    if verbosity >= 2:
+        connection.creation.log(f"Removing the snapshot {snapshot!r} of alias '{connection.alias}'...")
     if connection.vendor == "sqlite":
         os.remove(snapshot)
         remove_sqlite_sidecars(snapshot)
@@ -428,7 +437,7 @@ class Snapshots:
                     connection.creation.log(f"Rebuilding kept test database for alias '{alias}': {why}...")
                 drop_database(connection, test_name, verbosity)
                 self.rebuilt[alias] = REBUILT
-            self.forget_snapshot(connection, snapshot)
+            drop_snapshot(connection, snapshot, self.real_databases)
             write_state(path, KeptState(key=key, clean=False, snapshot=False))
             if snapshot is not None:
                 self.to_snapshot.add(alias)
@@ -450,13 +459,6 @@ class Snapshots:
         take_snapshot(connection, test_name, snapshot)
         write_state(path, KeptState(key=key, clean=False, snapshot=True))
 
-    def forget_snapshot(self, connection: BaseDatabaseWrapper, snapshot: str | None) -> None:
-        """Remove a snapshot that no longer matches its test database."""
-        if snapshot is None or not snapshot_exists(connection, snapshot):
-            return
-        self.check_destroyable(connection, snapshot)
-        drop_snapshot(connection, snapshot)
-
     def finish(self, changed: Iterable[str]) -> None:
         """Mark clean the kept databases whose rows the run did not change (``changed``: first aliases)."""
         changed = set(changed)
@@ -477,11 +479,5 @@ def remove_snapshot(connection: BaseDatabaseWrapper, real_databases: RealDatabas
     path = state_path(connection, test_name)
     if not path.exists():
         return
-    snapshot = snapshot_name(connection, test_name, path)
-    if snapshot is not None and snapshot_exists(connection, snapshot):
-        if real_databases is not None:
-            real_databases.check_destroyable(connection.alias, connection, snapshot)
-        if verbosity >= 2:
-            connection.creation.log(f"Removing the snapshot {snapshot!r} of alias '{connection.alias}'...")
-        drop_snapshot(connection, snapshot)
+    drop_snapshot(connection, snapshot_name(connection, test_name, path), real_databases, verbosity=verbosity)
     path.unlink(missing_ok=True)
