@@ -163,10 +163,6 @@ class PytestRun:
 
     # Reports ---------------------------------------------------------------------
 
-    @property
-    def keepdb(self) -> bool:
-        return self.setup.parameters.keepdb if self.setup is not None else False
-
     def report_data(self) -> dict[str, Any]:
         """Return this process's database usage and messages, as plain data (sent by xdist workers)."""
         session = self.session
