@@ -155,11 +155,8 @@ class PytestRun:
 
     def restore(self) -> None:
         """Undo everything the run changed, as the runner does at the end of ``manage.py test``."""
-        try:
-            if self.per_test is not None:
-                self.per_test.remove()
-        finally:
-            self.session.close()
+        # The per-test injection is on the session's stack since the set-up.
+        self.session.close()
 
     # Reports ---------------------------------------------------------------------
 
