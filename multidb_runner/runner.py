@@ -14,21 +14,44 @@ from __future__ import annotations
 import argparse
 import unittest
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.test.runner import DiscoverRunner
+from django.test.runner import DiscoverRunner, ParallelTestSuite
 
 from . import options
 from .config import RunnerConfig
 from .injection import test_classes
-from .parallel.suite import MultiDBParallelTestSuite
 from .planning.plan import DatabasePlan
-from .planning.sharding import assign_shards, shard_key
-from .reports.durations import read_durations, write_durations
-from .reports.results import RecordingResult, write_junit_xml
-from .reports.usage_report import format_usage_report
 from .session import MultiDBSession, RunParameters, SetUp
 from .setup.databases import OldConfig
+
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
+    from .parallel.suite import MultiDBParallelTestSuite
+
+
+class ParallelSuiteClass:
+    """
+    ``MultiDBRunner.parallel_test_suite``: the parallel suite's class, imported when first asked for.
+
+    Django asks for it only for a parallel run; a serial run does not import
+    the parallel machinery (workers, their pool, crash reports).
+    """
+
+    def __get__(self, instance: Any, owner: Any = None) -> type:
+        from .parallel.suite import MultiDBParallelTestSuite
+
+        return MultiDBParallelTestSuite
+
+
+def is_multidb_parallel(suite: unittest.TestSuite) -> TypeGuard[MultiDBParallelTestSuite]:
+    """Return whether ``suite`` is the runner's parallel suite (imported only for a parallel suite)."""
+    if not isinstance(suite, ParallelTestSuite):
+        return False
+    from .parallel.suite import MultiDBParallelTestSuite
+
+    return isinstance(suite, MultiDBParallelTestSuite)
 
 
 class MultiDBRunner(DiscoverRunner):
@@ -42,7 +65,7 @@ class MultiDBRunner(DiscoverRunner):
     database, whatever the start method.
     """
 
-    parallel_test_suite = MultiDBParallelTestSuite
+    parallel_test_suite = ParallelSuiteClass()
     #: The run's core; a subclass may give its own.
     session_class = MultiDBSession
 
@@ -153,6 +176,9 @@ class MultiDBRunner(DiscoverRunner):
 
     def select_shard(self, tests: list[Any], index: int, total: int) -> list[Any]:
         """Keep the tests of the classes that fall in shard ``index`` of ``total``."""
+        from .planning.sharding import assign_shards, shard_key
+        from .reports.durations import read_durations
+
         durations = read_durations(self.config.durations_file) if self.config.durations_file else {}
         keys = [shard_key(test) for test in tests]
         assignment = assign_shards(keys, total, durations)
@@ -236,15 +262,22 @@ class MultiDBRunner(DiscoverRunner):
         base = super().get_resultclass() or unittest.TextTestResult
         config = self.session.config if self.session.configured else None
         if config is not None and (config.junit_xml or config.durations_file):
+            from .reports.results import RecordingResult
+
             base = type(f"Recording{base.__name__}", (RecordingResult, base), {})
         box = self.session.signals.current_test_box
         return type(base.__name__, (CurrentTestRecorder, base), {"current_test_box": box})
 
     def write_reports(self, result: Any) -> None:
         """Write the JUnit XML report and the durations file, as configured."""
+        config = self.config
+        if not (config.junit_xml or config.durations_file):
+            return
+        from .reports.durations import write_durations
+        from .reports.results import RecordingResult, write_junit_xml
+
         if not isinstance(result, RecordingResult):
             return
-        config = self.config
         if config.junit_xml:
             write_junit_xml(config.junit_xml, result.records)
             self.log(f"JUnit XML report written to {config.junit_xml}.")
@@ -256,6 +289,8 @@ class MultiDBRunner(DiscoverRunner):
         session = self.session
         if not self.config.report_db_usage or self.setup is None or self.setup.isolation is None:
             return
+        from .reports.usage_report import format_usage_report
+
         class_databases = session.injection.class_databases if session.injection is not None else {}
         self.log(format_usage_report(class_databases, session.used_aliases(), not_set_up=session.not_set_up()))
 
@@ -266,7 +301,7 @@ class MultiDBRunner(DiscoverRunner):
 
         signals = self.session.signals
         signals.check()
-        if isinstance(suite, MultiDBParallelTestSuite):
+        if is_multidb_parallel(suite):
             suite.worker_state = self.session.worker_state(
                 suite, debug_mode=self.debug_mode, coverage=self.measurement is not None
             )

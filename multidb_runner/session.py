@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -39,7 +39,6 @@ from .interrupts import StopSignals
 from .isolation.layer import IsolationLayer, IsolationOptions
 from .isolation.mirrors import MirrorSharing
 from .output import RunOutput
-from .parallel.worker import ConnectionSettings, WorkerState, reset_connections
 from .planning.aliases import resolve_mirrors, select_aliases, usable_aliases, with_primaries
 from .planning.plan import FIRST_USE_FAILED, FIRST_USE_INTERRUPTED, SERVER_UNREACHABLE, DatabasePlan
 from .reports.usage_report import ClassDatabases
@@ -54,11 +53,13 @@ from .setup.databases import (
     destroy_test_databases,
     restore_real_name,
     serialize_test_databases,
+    use_kept_test_db,
 )
 from .setup.lazy import LazyTestDatabases, RunStartState, run_database_checks, unobserved_by_test
 from .setup.locks import ClaimLost, TestDatabaseLocks
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
-from .setup.schema_groups import SchemaFacts, schema_groups
+from .setup.schema_groups import SchemaFacts, project_migrate_receivers, schema_groups
+from .setup.servers import SERVER_CONNECTIONS
 from .setup.snapshots import SchemaKeys, Snapshots, remove_snapshot
 from .setup.test_names import (
     NamesPointedAhead,
@@ -69,6 +70,9 @@ from .setup.test_names import (
 )
 
 Log = Callable[..., None]
+
+if TYPE_CHECKING:
+    from .parallel.worker import WorkerState
 
 
 @dataclass
@@ -249,6 +253,8 @@ class MultiDBSession:
         self.signals.check()
         real_databases = real_databases_now()
         segment = self.changes.open_segment()
+        # One connection per server for the set-up's catalog statements, closed with the segment.
+        self.changes.enter(SERVER_CONNECTIONS.keep())
         saved_test_names = name_test_databases(self.mirrors, self.config.db_suffix)
         self.changes.callback(restore_test_names, saved_test_names)
         plan = plan_test_databases(list(aliases), self.mirrors, keepdb=parameters.keepdb)
@@ -413,6 +419,9 @@ class MultiDBSession:
             remove_snapshot(connection, setup.real_databases, verbosity=verbosity)
         if keepdb and snapshots is not None:
             snapshots.prepare(connection, verbosity=verbosity, recreate=setup.parameters.recreate)
+            if connection.alias in snapshots.verified and not project_migrate_receivers():
+                # What a migrate gives is there already: it would apply nothing.
+                create = use_kept_test_db
         elif snapshots is not None:
             create = partial(snapshots.create_fresh, create=create_test_db)
         if setup.copies is not None:
@@ -613,6 +622,8 @@ class MultiDBSession:
 
     def worker_state(self, suite: Any, *, debug_mode: bool, coverage: bool) -> WorkerState:
         """Describe, for the parallel workers, the run-wide changes to replay and the clones to use."""
+        from .parallel.worker import ConnectionSettings, WorkerState
+
         setup = self.setup
         assert setup is not None
         injection = self.injection
@@ -726,6 +737,8 @@ class MultiDBSession:
         are rolled back first (a TestCase test needs nothing more). Parallel
         workers write only to their clones, which are never reused.
         """
+        from .parallel.worker import reset_connections
+
         test, self.signals.interrupted_test = self.signals.interrupted_test, None
         reset_connections()
         if not isinstance(test, TransactionTestCase) or isinstance(test, TestCase):

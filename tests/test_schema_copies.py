@@ -181,6 +181,25 @@ class SchemaCopiesTests(SimpleTestCase):
         # --no-snapshots removes the snapshots; a run without --keepdb replaces the kept databases.
         self.assertPassed(self.manage("--no-snapshots"))
 
+    @unittest.skipIf(BACKEND == "sqlite-memory", "nothing is kept in memory")
+    def test_an_unchanged_kept_database_is_not_migrated_again(self):
+        # Printed at -v 2 by each migrate Django runs, "No migrations to apply" or not.
+        migrate_line = "Operations to perform:"
+        first = self.manage("--keepdb", kept=True)
+        self.assertPassed(first)
+        self.assertGreater(first.stdout.count(migrate_line), 0, first)
+        # Kept, schema key unchanged (restored or not): a migrate would apply nothing; none runs.
+        second = self.manage("--keepdb", kept=True)
+        self.assertPassed(second)
+        self.assertEqual(second.stdout.count(migrate_line), 0, second)
+        self.assertIn("Using existing test database for alias 'tenant_2'", second.stderr + second.stdout)
+        # A post_migrate receiver of the project's may do anything: migrate runs, as under stock Django.
+        log = Path(self.folder) / "post_migrate.log"
+        third = self.manage("--keepdb", kept=True, TENANCY_POST_MIGRATE_LOG=str(log))
+        self.assertPassed(third)
+        self.assertEqual(third.stdout.count(migrate_line), 5, third)
+        self.assertEqual(sorted(set(log.read_text().split())), ["archive", "default", "tenant_1", "tenant_2", "tenant_3"])
+
     def test_keepdb_copies_only_what_it_makes_afresh(self):
         # Nothing kept yet: made afresh, the tenants as copies.
         first = self.manage("--keepdb", kept=True)

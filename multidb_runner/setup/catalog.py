@@ -19,6 +19,8 @@ import sqlite3
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .servers import SERVER_CONNECTIONS
+
 #: Files SQLite keeps beside a database; a stale journal would be replayed
 #: into a new database of the same name.
 SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
@@ -83,9 +85,8 @@ def copy_database(connection: BaseDatabaseWrapper, source: str, target: str) -> 
     quote = connection.ops.quote_name
     # No session may be connected to the template of a copy.
     connection.close()
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {quote(target)}")
-        cursor.execute(f"CREATE DATABASE {quote(target)} WITH TEMPLATE {quote(source)}")
+    SERVER_CONNECTIONS.execute(connection, f"DROP DATABASE IF EXISTS {quote(target)}")
+    SERVER_CONNECTIONS.execute(connection, f"CREATE DATABASE {quote(target)} WITH TEMPLATE {quote(source)}")
 
 
 def write_sqlite_file(connection: BaseDatabaseWrapper, path: str) -> None:
@@ -112,9 +113,7 @@ def databases_like(connection: BaseDatabaseWrapper, pattern: str) -> list[str] |
     query = LIKE_QUERIES.get(connection.vendor)
     if query is None:
         return None
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(query, [pattern])
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in SERVER_CONNECTIONS.execute(connection, query, [pattern])]
 
 
 def database_exists(connection: BaseDatabaseWrapper, name: str) -> bool | None:

@@ -35,6 +35,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from .catalog import copy_database, is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
 from .safety import RealDatabases
 from .schema_groups import group_of
+from .servers import SERVER_CONNECTIONS
 
 #: Appended to a test database's name to name its template (PostgreSQL).
 TEMPLATE_SUFFIX = "_mdbtpl"
@@ -190,8 +191,7 @@ class SchemaCopies:
         connection = connections[template.alias]
         if self.real_databases is not None:
             self.real_databases.check_destroyable(template.alias, connection, template.name)
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(template.name)}")
+        SERVER_CONNECTIONS.execute(connection, f"DROP DATABASE IF EXISTS {connection.ops.quote_name(template.name)}")
 
     def destroy(self) -> None:
         """Drop every template left (the run ends, or its set-up failed)."""

@@ -30,6 +30,7 @@ from ..changes import ChangeStack, attribute_replaced
 # Defined with the other errors users see; importable from here as before.
 from ..errors import TestDatabaseLeftOver as TestDatabaseLeftOver
 from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, sqlite_path
+from .copies import display_name
 
 # Also imported from here by the runner and the pytest plugin.
 from .safety import RealDatabases, UnsafeDestruction
@@ -74,6 +75,35 @@ def create_test_db(connection: BaseDatabaseWrapper, *, verbosity: int, interacti
             "is no input to answer whether to delete it. Run with --noinput to "
             "replace it without asking, or delete it yourself."
         ) from None
+
+
+def use_kept_test_db(connection: BaseDatabaseWrapper, *, verbosity: int, interactive: bool, keepdb: bool) -> None:
+    """
+    Point ``connection`` at its kept test database as ``create_test_db(keepdb=True)`` does, without migrating.
+
+    Only for a kept database known to hold what a migrate gives now (its
+    schema key matches, ``snapshots.py``): there, Django's ``migrate``
+    would apply nothing and its ``post_migrate`` receivers (Django's own:
+    content types, permissions, the default site) would find their rows in
+    place. The rest is Django's: the same message, the cache tables, the
+    connection opened, the expected failures of Django's own test suite.
+    """
+    from django.conf import settings
+    from django.core.management import call_command
+
+    alias = connection.alias
+    test_name = test_database_name(alias)
+    if verbosity >= 1:
+        connection.creation.log(
+            f"Using existing test database for alias {display_name(connection, verbosity, test_name)}..."
+        )
+    connection.close()
+    settings.DATABASES[alias]["NAME"] = test_name
+    connection.settings_dict["NAME"] = test_name
+    call_command("createcachetable", database=alias)
+    connection.ensure_connection()
+    if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":
+        connection.creation.mark_expected_failures_and_skips()
 
 
 @dataclass

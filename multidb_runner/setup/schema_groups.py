@@ -230,6 +230,11 @@ def migrate_receivers() -> list[Any]:
     return found
 
 
+def project_migrate_receivers() -> list[Any]:
+    """Return the ``pre_migrate``/``post_migrate`` receivers that are not Django's (they may do anything)."""
+    return [receiver for receiver in migrate_receivers() if not is_djangos(receiver)]
+
+
 class SchemaFacts:
     """What decides an alias's migrated schema and data, read once for every alias."""
 
@@ -251,7 +256,7 @@ class SchemaFacts:
     def code_in_doubt(self) -> bool:
         """Whether the project's code that runs during migrate might tell aliases apart."""
         # A receiver is given the alias, and may do anything with it.
-        if any(not is_djangos(receiver) for receiver in migrate_receivers()):
+        if project_migrate_receivers():
             return True
         functions: list[Any] = []
         for _app_label, operation in self.operations:

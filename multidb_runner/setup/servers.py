@@ -16,6 +16,10 @@ tell whether they are one (``addresses.py``).
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,3 +131,93 @@ def mysql_fingerprint(cursor: Any) -> ServerFingerprint:
     except Exception:
         pass
     return ServerFingerprint(identifier, (str(hostname), str(port), str(datadir)), started)
+
+
+class KeptServerConnections:
+    """
+    One connection of the runner's own per server, kept for a run's catalog statements.
+
+    Each question of the catalog (which test databases, snapshots and
+    clones exist) and each copy would otherwise open a connection to no
+    database, as Django's ``_nodb_cursor()`` does: three to five per alias
+    at every set-up. Kept only while a run is open (``keep()``); a
+    statement that fails on a kept connection (cut, the server restarted)
+    is sent once more on a new one. On PostgreSQL, only a server whose
+    ``postgres`` database can be reached keeps one: elsewhere Django's
+    fallback to a configured database is used, as before.
+    """
+
+    def __init__(self) -> None:
+        self.kept: dict[str, BaseDatabaseWrapper] | None = None
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def keep(self) -> Iterator[None]:
+        """Keep the connections until the block ends, then close them."""
+        self.kept = {}
+        try:
+            yield
+        finally:
+            kept, self.kept = self.kept, None
+            for wrapper in kept.values():
+                with contextlib.suppress(Exception):
+                    wrapper.close()
+
+    def execute(self, connection: BaseDatabaseWrapper, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """Run ``sql`` on ``connection``'s server, connected to no database; return its rows (none: [])."""
+        if self.kept is None or connection.vendor not in ("postgresql", "mysql"):
+            with connection._nodb_cursor() as cursor:
+                cursor.execute(sql, params)
+                return list(cursor.fetchall()) if cursor.description else []
+        key = server_key(connection)
+        with self.lock:
+            for attempt in (1, 2):
+                wrapper = self.kept.get(key)
+                if wrapper is None:
+                    wrapper = self.connect(connection)
+                    if wrapper is None:
+                        with connection._nodb_cursor() as cursor:
+                            cursor.execute(sql, params)
+                            return list(cursor.fetchall()) if cursor.description else []
+                    self.kept[key] = wrapper
+                try:
+                    cursor = wrapper.connection.cursor()
+                    try:
+                        cursor.execute(sql, params)
+                        return list(cursor.fetchall()) if cursor.description else []
+                    finally:
+                        cursor.close()
+                except Exception:
+                    self.kept.pop(key, None)
+                    with contextlib.suppress(Exception):
+                        wrapper.close()
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def connect(connection: BaseDatabaseWrapper) -> BaseDatabaseWrapper | None:
+        """Open a kept connection to no database (PostgreSQL: ``postgres``); None where it cannot be opened."""
+        wrapper = own_connection(connection, "postgres" if connection.vendor == "postgresql" else None)
+        try:
+            wrapper.ensure_connection()
+        except Exception:
+            return None
+        # Used by whichever thread sets a database up (on first use: a test's).
+        wrapper.inc_thread_sharing()
+        return wrapper
+
+
+def server_key(connection: BaseDatabaseWrapper) -> str:
+    """Return what tells ``connection``'s server and credentials apart from others (its settings but names)."""
+    settings_dict = connection.settings_dict
+    return repr(
+        (
+            connection.vendor,
+            sorted((key, repr(value)) for key, value in settings_dict.items() if key not in ("NAME", "TEST")),
+        )
+    )
+
+
+#: The run's kept connections (kept while a session's set-up is open).
+SERVER_CONNECTIONS = KeptServerConnections()

@@ -347,6 +347,8 @@ class Snapshots:
     to_snapshot: set[str] = field(default_factory=set)
     #: First aliases whose kept database this run makes afresh (a copy of a same-schema one will do).
     afresh: set[str] = field(default_factory=set)
+    #: First aliases whose kept database holds what a migrate gives now (kept clean, or restored).
+    verified: set[str] = field(default_factory=set)
 
     def check_destroyable(self, connection: BaseDatabaseWrapper, name: str) -> None:
         if self.real_databases is not None:
@@ -403,6 +405,7 @@ class Snapshots:
             state = None  # rebuilt, as if nothing were known of it
         if exists and state is not None and state.key == key and state.clean:
             write_state(path, KeptState(key=key, clean=False, snapshot=state.snapshot))
+            self.verified.add(alias)
         elif (
             state is not None
             and state.key == key
@@ -421,6 +424,7 @@ class Snapshots:
             copy_database(connection, snapshot, test_name)
             self.rebuilt[alias] = RESTORED
             write_state(path, KeptState(key=key, clean=False, snapshot=True))
+            self.verified.add(alias)
         else:
             if exists:
                 why = (

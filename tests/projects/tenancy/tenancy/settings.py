@@ -13,6 +13,8 @@ Tenants that share one schema: the runner migrates one and copies the others.
   alias it is given), ``names_alias`` (it treats ``tenant_1`` apart),
   ``writes_elsewhere`` (it writes to ``default`` through the router) or
   ``extended`` (one more migration, as on another branch).
+- TENANCY_POST_MIGRATE_LOG: a file; ``catalog`` then connects a
+  ``post_migrate`` receiver that appends each migrated alias to it.
 - TENANCY_ROUTER: ``plain`` (default) or ``querying`` (the router queries
   the alias's database before it answers ``allow_migrate``).
 """
