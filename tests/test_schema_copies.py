@@ -198,7 +198,9 @@ class SchemaCopiesTests(SimpleTestCase):
         third = self.manage("--keepdb", kept=True, TENANCY_POST_MIGRATE_LOG=str(log))
         self.assertPassed(third)
         self.assertEqual(third.stdout.count(migrate_line), 5, third)
-        self.assertEqual(sorted(set(log.read_text().split())), ["archive", "default", "tenant_1", "tenant_2", "tenant_3"])
+        self.assertEqual(
+            sorted(set(log.read_text().split())), ["archive", "default", "tenant_1", "tenant_2", "tenant_3"]
+        )
 
     def test_keepdb_copies_only_what_it_makes_afresh(self):
         # Nothing kept yet: made afresh, the tenants as copies.
