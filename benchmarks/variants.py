@@ -14,7 +14,7 @@ from shapes import ProjectShape
 
 STOCK = "bench_runners.StockRunner"
 NAIVE = "bench_runners.NaiveRunner"
-MULTIDB = "bench_runners.MultiDBTimedRunner"
+MULTIDB = "bench_multidb_runner.MultiDBTimedRunner"
 #: What multidb-full turns off: MultiDBRunner doing exactly the work of the naive workaround.
 FULL_WORK_FLAGS = ("--no-selective-flush", "--no-lazy-transactions")
 

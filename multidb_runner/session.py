@@ -118,6 +118,8 @@ class SetUp:
     copies: SchemaCopies | None = None
     #: Snapshots used and taken, and the kept test databases of a ``--keepdb`` run, checked before use.
     snapshots: Snapshots | None = None
+    #: First aliases whose kept database was used without migrating (``use_kept_test_db``).
+    not_migrated: set[str] = field(default_factory=set)
     legacy_models: dict[str, list[legacy.ModelType]] = field(default_factory=dict)
     isolation: IsolationLayer | None = None
     lazy_setup: LazyTestDatabases | None = None
@@ -422,6 +424,7 @@ class MultiDBSession:
             if connection.alias in snapshots.verified and not project_migrate_receivers():
                 # What a migrate gives is there already: it would apply nothing.
                 create = use_kept_test_db
+                setup.not_migrated.add(connection.alias)
         elif snapshots is not None:
             create = partial(snapshots.create_fresh, create=create_test_db)
         if setup.copies is not None:
@@ -470,8 +473,9 @@ class MultiDBSession:
     def prepare_database(self, setup: SetUp, alias: str) -> None:
         """Make a freshly migrated test database ready: legacy tables, stale clones gone, clones made."""
         self.signals.check()
-        # Migrations may have lasted long enough for a lock's connection to be cut.
-        self.check_claims()
+        if alias not in setup.not_migrated:
+            # Migrations may have lasted long enough for a lock's connection to be cut.
+            self.check_claims()
         legacy_models = setup.legacy_models
         if legacy_models.get(alias):
             # Managed while created: the schema editor gives unmanaged models no indexes.

@@ -1,6 +1,9 @@
 """
 Test runners of the benchmark: the variants compared, each timed from inside.
 
+The runner's own variant is in ``bench_multidb_runner.py``: the stock
+variants do not import the runner, so a run pays only its own imports.
+
 Timing inside the process leaves out what every variant pays alike (Python
 and Django start-up, test discovery) and splits the rest into the two
 phases the variants differ in: creating the test databases, and running
@@ -18,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.test import TestCase, TransactionTestCase
 from django.test.runner import DiscoverRunner
-from multidb_runner import MultiDBRunner
 
 if TYPE_CHECKING:
     TimedBase = DiscoverRunner
@@ -88,7 +90,3 @@ class NaiveRunner(TimingMixin, DiscoverRunner):
             else:
                 cls.databases = databases
         super().teardown_test_environment(**kwargs)
-
-
-class MultiDBTimedRunner(TimingMixin, MultiDBRunner):
-    """multidb_runner's runner: classes that declare nothing may use every alias."""

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.db import connections
@@ -34,6 +35,13 @@ from .catalog import (
 
 # Also imported from here by the workers.
 from .safety import RealDatabases
+
+#: The backends whose clones are made at the same time: MySQL's and MariaDB's
+#: clone is a dump piped into a client (two processes per clone, that use
+#: the cores a sequential clone leaves idle). A PostgreSQL clone is one
+#: ``CREATE DATABASE ... TEMPLATE`` the server does alone (measured: no faster
+#: at the same time), a SQLite clone a file copy.
+CONCURRENT_CLONE_VENDORS = frozenset({"mysql"})
 
 
 def sqlite_clone_path(connection: BaseDatabaseWrapper, suffix: str) -> str | None:
@@ -68,8 +76,8 @@ class WorkerClones:
             if self.start_method != "fork":
                 self.snapshots[alias] = self.snapshot(connection)
             return
-        for worker_id in range(1, self.workers + 1):
-            suffix = str(worker_id)
+        suffixes = [str(worker_id) for worker_id in range(1, self.workers + 1)]
+        for suffix in suffixes:
             name = os.fspath(connection.creation.get_test_db_clone_settings(suffix)["NAME"])
             if self.real_databases is not None:
                 # Django drops a database of that name before cloning into it.
@@ -79,9 +87,30 @@ class WorkerClones:
             # Recorded by its exact name before it exists, so that the
             # cleanup never derives it from a NAME that was restored since.
             self.cloned.setdefault(alias, []).append(name)
-            # Never reuse a clone, even with --keepdb: the template's schema
-            # may have changed since it was made.
-            connection.creation.clone_test_db(suffix=suffix, verbosity=self.verbosity, keepdb=False)
+        if connection.vendor in CONCURRENT_CLONE_VENDORS and len(suffixes) > 1:
+            self.clone_concurrently(connection, suffixes)
+            return
+        for suffix in suffixes:
+            self.clone_one(connection, suffix)
+
+    def clone_one(self, connection: BaseDatabaseWrapper, suffix: str) -> None:
+        # Never reuse a clone, even with --keepdb: the template's schema
+        # may have changed since it was made.
+        connection.creation.clone_test_db(suffix=suffix, verbosity=self.verbosity, keepdb=False)
+
+    def clone_concurrently(self, connection: BaseDatabaseWrapper, suffixes: list[str]) -> None:
+        """
+        Make the clones of ``connection``'s test database at the same time, one thread each.
+
+        Every clone is Django's, each through a connection of its own. The
+        threads are all waited for, even when one fails or the run is
+        interrupted, so that the cleanup never races a clone being made.
+        """
+        with ThreadPoolExecutor(max_workers=len(suffixes), thread_name_prefix="multidb-clone") as pool:
+            futures = [pool.submit(self.clone_one, connection, suffix) for suffix in suffixes]
+            wait(futures)
+        for future in futures:
+            future.result()
 
     def snapshot(self, connection: BaseDatabaseWrapper) -> str:
         """Write an in-memory database to a file that spawned workers load."""
