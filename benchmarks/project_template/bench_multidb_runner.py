@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bench_runners import TimingMixin
 from multidb_runner import MultiDBRunner
+
+from bench_runners import TimingMixin
 
 
 class MultiDBTimedRunner(TimingMixin, MultiDBRunner):
