@@ -122,8 +122,8 @@ def flush_alias(
 
     Return None when nothing was written, so nothing was done.
     """
-    # From the first flush on, writes are recorded (before it, every alias
-    # counts as written, so there was nothing to record).
+    # From the first flush on, writes are recorded (before it, only the
+    # aliases that may hold a lasting write were noted: each counts as written).
     tracker.recording = True
     writes = tracker.writes_of(alias)
     if writes.is_clean():

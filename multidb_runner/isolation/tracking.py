@@ -12,12 +12,18 @@ own wrappers, as under stock Django. Driver methods that run SQL without
 ``callproc()``) are caught on the cursor and count as a write to every
 table of the alias.
 
-Recording starts with the process's first flush (before it, every alias
-counts as written, so a suite made of ``TestCase`` classes pays nothing
-for it), and is then continuous, not per test: what a ``TestCase`` wrote
-and rolled back costs at most one needless flush of those tables, while a
-write made outside any test (``setUpClass``, a thread that outlived its
-test) is still flushed by the next ``TransactionTestCase``.
+Recording starts with the process's first flush, and is then continuous,
+not per test: what a ``TestCase`` wrote and rolled back costs at most one
+needless flush of those tables, while a write made outside any test
+(``setUpClass``, a thread that outlived its test) is still flushed by the
+next ``TransactionTestCase``. Before it, only which aliases a statement
+may have left a lasting write on is noted: a statement outside a
+``TestCase``'s transactions (which roll back whatever ran inside them)
+that may write. Such an alias counts as written entirely at its first
+flush (what it held before is not known table by table); an alias no such
+statement reached holds what its set-up gave it, and its first flush
+leaves it alone, as any flush of an alias nothing wrote. A suite made of
+``TestCase`` classes pays an attribute check per statement.
 
 Statements the driver receives from the driver's own objects
 (``connection.connection``, ``cursor.cursor``) bypass Django and are not
@@ -54,6 +60,12 @@ CURSOR_READ_ATTRIBUTES = frozenset(
 )  # fmt: skip
 #: Why an alias counts as written before anything was recorded.
 FIRST_FLUSH = "first flush since the databases were set up"
+
+
+def in_testcase_transaction(connection: BaseDatabaseWrapper) -> bool:
+    """Return whether ``connection`` is inside a ``TestCase``'s transaction: what runs there is rolled back."""
+    blocks = connection.atomic_blocks
+    return bool(blocks) and bool(getattr(blocks[0], "_from_testcase", False))
 
 
 class AliasWrites:
@@ -93,9 +105,10 @@ class WriteTracker:
         self.on_use: Callable[[str], None] | None = None
         #: Refuses writes sent through read-only mirrors' own connections (None: no check).
         self.mirror_guard: MirrorGuard | None = None
-        #: Off until the first flush: before it, every alias counts as written
-        #: anyway, so a suite's TestCases (which Django runs first) pay nothing.
+        #: Off until the first flush: before it, only ``written_before_recording`` is noted.
         self.recording = False
+        #: The aliases a statement outside a TestCase's transactions may have written before recording started.
+        self.written_before_recording: set[str] = set()
         self.local = threading.local()
         #: The cursor wrapper classes that report to this tracker.
         self.cursor_classes = (
@@ -106,11 +119,23 @@ class WriteTracker:
     # Recording -------------------------------------------------------------------
 
     def writes_of(self, alias: str) -> AliasWrites:
-        """Return the record of ``alias``; an alias never seen counts as written."""
+        """Return the record of ``alias``; one written before recording started counts as written entirely."""
         writes = self.writes.get(alias)
         if writes is None:
-            writes = self.writes.setdefault(alias, AliasWrites())
+            first = FIRST_FLUSH if alias in self.written_before_recording else None
+            writes = self.writes.setdefault(alias, AliasWrites(first))
         return writes
+
+    def note_before_recording(self, connection: BaseDatabaseWrapper, sql: Any) -> None:
+        """Note ``connection``'s alias as written if ``sql`` may leave a lasting write there."""
+        alias = self.written_alias(connection)
+        if alias in self.written_before_recording or in_testcase_transaction(connection):
+            return
+        if isinstance(sql, str):
+            effect = classify(sql, connection.vendor)
+            if not effect.writes and not effect.calls:
+                return  # a read (a function it calls may write: the facts are not read yet)
+        self.written_before_recording.add(alias)
 
     @property
     def paused(self) -> bool:
@@ -152,6 +177,7 @@ class WriteTracker:
         if self.on_use is not None:
             self.on_use(connection.alias)
         if not self.recording:
+            self.note_before_recording(connection, sql)
             return
         if not isinstance(sql, str):
             # psycopg's sql.Composed and the like: no text to read.
@@ -192,6 +218,8 @@ class WriteTracker:
         if self.on_use is not None:
             self.on_use(connection.alias)
         if not self.recording:
+            if not in_testcase_transaction(connection):
+                self.written_before_recording.add(self.written_alias(connection))
             return
         writes = self.writes_of(self.written_alias(connection))
         if writes.whole is None:
@@ -233,8 +261,9 @@ class WriteTracker:
         return facts
 
     def forget(self) -> None:
-        """Start over: every alias counts as written (a worker's fresh clones)."""
+        """Start over: nothing recorded (a worker's fresh clones hold what the set-up gave them)."""
         self.recording = False
+        self.written_before_recording.clear()
         self.writes.clear()
         self.facts.clear()
         self.baseline.clear()
@@ -313,8 +342,7 @@ class CursorGuard:
             # A mirror's own connection (outside the test thread): refuse writes first.
             tracker.mirror_guard.check(self.db.alias, self.db.vendor, sql)
             verdict = tracker.mirror_guard.verdict(self.db.alias, self.db.vendor)
-        if tracker.recording or tracker.on_use is not None:
-            tracker.note_statement(self.db, sql)
+        tracker.note_statement(self.db, sql)
         return verdict
 
     def __getattr__(self, attr: str) -> Any:

@@ -214,8 +214,8 @@ def ensure_first_flush_round(test):
     """
     Run a throwaway flush round once per process.
 
-    The runner's first flush of each alias in a process flushes every table
-    (migration data); without this, whichever test happens to come first in
+    The runner's first flush in a process of an alias written before it
+    flushes every table; without this, whichever test happens to come first in
     a process (serial run, or each parallel worker) would be isolated by that
     full flush, whatever its writes, and the selective flush would go unchecked.
     """
