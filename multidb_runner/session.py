@@ -60,7 +60,7 @@ from .setup.locks import ClaimLost, TestDatabaseLocks
 from .setup.safety import RealDatabases, check_plan_is_safe, real_databases_now
 from .setup.schema_groups import SchemaFacts, project_migrate_receivers, schema_groups
 from .setup.servers import SERVER_CONNECTIONS
-from .setup.snapshots import SchemaKeys, Snapshots, remove_snapshot
+from .setup.snapshots import SNAPSHOT_VENDORS, SchemaKeys, Snapshots, remove_snapshot
 from .setup.test_names import (
     NamesPointedAhead,
     name_test_databases,
@@ -442,11 +442,11 @@ class MultiDBSession:
         databases and snapshots them; a fresh run migrates, as stock Django
         does (every migration runs, with its output and whatever it does
         outside the database: what a CI job checks). ``True``: fresh runs
-        too, on PostgreSQL and SQLite. ``False``: none (and they are removed).
+        too, on PostgreSQL, SQLite, MySQL and MariaDB. ``False``: none (and they are removed).
         """
         policy = self.config.snapshots
         keepdb = setup.parameters.keepdb
-        fresh = frozenset({"postgresql", "sqlite"}) if policy is True else frozenset()
+        fresh = SNAPSHOT_VENDORS if policy is True else frozenset()
         if not keepdb and not fresh:
             return None
         return Snapshots(

@@ -3,8 +3,8 @@ End-to-end: test databases of the same schema are migrated once and copied (``te
 
 Three tenants share one schema (with a data migration), ``archive`` has
 another, ``default`` a third. Each run is a real ``manage.py test`` in a
-subprocess, on SQLite files, in-memory SQLite or PostgreSQL (the suite's
-backend), serial and parallel; the real databases hold precious rows,
+subprocess, on SQLite files, in-memory SQLite, PostgreSQL or MariaDB (the
+suite's backend), serial and parallel; the real databases hold precious rows,
 counted after every run, and no test database or template may be left.
 
 Opt-in, with MULTIDB_SETUP_SUITE=1, as the fault suite is: each test runs
@@ -36,13 +36,13 @@ SETUP_SUITE = os.environ.get("MULTIDB_SETUP_SUITE") == "1"
 
 
 @unittest.skipUnless(SETUP_SUITE, "the set-up suite runs only with MULTIDB_SETUP_SUITE=1 (slow)")
-@only_with_backend("sqlite", "sqlite-memory", "postgresql")
+@only_with_backend("sqlite", "sqlite-memory", "postgresql", "mariadb")
 class SchemaCopiesTests(SimpleTestCase):
     def setUp(self):
         self.folder = make_temp_dir(self)
         self.prefix = f"tenancy{uuid.uuid4().hex[:8]}"
-        if BACKEND == "postgresql":
-            self.server = SERVERS["postgresql"]()
+        if BACKEND in SERVERS:
+            self.server = SERVERS[BACKEND]()
             self.addCleanup(self.drop_all)
             self.real = {alias: f"{self.prefix}_{alias}" for alias in ("tenant_1", "tenant_2")}
         else:
@@ -78,7 +78,7 @@ class SchemaCopiesTests(SimpleTestCase):
 
     def left_behind(self) -> set[str]:
         """Test databases and templates left after a run (SQLite: files beside the real ones)."""
-        if BACKEND == "postgresql":
+        if BACKEND in SERVERS:
             return {name for name in self.server.databases(self.prefix) if name.startswith("test_")}
         return {path.name for path in Path(self.folder).iterdir() if path.name.startswith("test_")}
 
@@ -137,7 +137,7 @@ class SchemaCopiesTests(SimpleTestCase):
         self.assertPassed(result)
         self.assertEqual(result.stdout.count(LEDGER_MIGRATED), MIGRATED_EACH, result)
         self.assertNotIn("copy of", result.stdout)
-        if BACKEND == "postgresql":
+        if BACKEND in SERVERS:
             self.assertNotIn(f"{self.prefix}_tenant_3", self.server.databases(self.prefix))
         else:
             self.assertFalse((Path(self.folder) / "tenant_3.sqlite3").exists())

@@ -133,3 +133,69 @@ def database_exists(connection: BaseDatabaseWrapper, name: str) -> bool | None:
         # MySQL compares names case-insensitively on some platforms.
         return any(found.lower() == name.lower() for found in names)
     return name in names
+
+
+class DumpFailed(RuntimeError):
+    """``mysqldump`` or ``mysql`` could not copy a MySQL/MariaDB database (the message has its error output)."""
+
+
+def mysql_command(connection: BaseDatabaseWrapper) -> tuple[list[str], dict[str, str] | None]:
+    """
+    Return the ``mysql`` client's arguments (the database name last) and environment for ``connection``.
+
+    Django's own (``DatabaseClient.settings_to_cmd_args_env``), as its clone
+    uses them: the password goes in the environment, never in the arguments.
+    """
+    from django.db.backends.mysql.client import DatabaseClient
+
+    args, env = DatabaseClient.settings_to_cmd_args_env(connection.settings_dict, [])
+    return list(args), ({**os.environ, **env} if env else None)
+
+
+def run_mysql_tool(command: list[str], env: dict[str, str] | None, what: str, **streams: object) -> None:
+    """Run ``mysqldump`` or ``mysql``; raise DumpFailed with its error output if it fails."""
+    import subprocess
+
+    completed = subprocess.run(command, env=env, stderr=subprocess.PIPE, text=True, check=False, **streams)  # type: ignore[call-overload]
+    if completed.returncode != 0:
+        raise DumpFailed(f"{what} failed (exit code {completed.returncode}): {completed.stderr.strip()}")
+
+
+def dump_mysql_database(connection: BaseDatabaseWrapper, name: str, path: str) -> None:
+    """
+    Write MySQL/MariaDB database ``name`` to the file ``path`` with ``mysqldump``, as Django's clone reads it.
+
+    Written beside and renamed into place: a reader finds the old file or
+    the new one, never half of one.
+    """
+    args, env = mysql_command(connection)
+    partial = f"{path}.{os.getpid()}.partial"
+    try:
+        with open(partial, "w", encoding="utf-8") as output:
+            run_mysql_tool(
+                ["mysqldump", *args[1:-1], "--routines", "--events", name], env, f"mysqldump of {name!r}", stdout=output
+            )
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def load_mysql_dump(connection: BaseDatabaseWrapper, path: str, name: str) -> None:
+    """Load the dump file ``path`` into the existing MySQL/MariaDB database ``name``, with the ``mysql`` client."""
+    args, env = mysql_command(connection)
+    args[-1] = name
+    with open(path, encoding="utf-8") as dump:
+        run_mysql_tool(args, env, f"loading {os.path.basename(path)!r} into {name!r}", stdin=dump)
+
+
+def replace_mysql_database(connection: BaseDatabaseWrapper, path: str, name: str) -> None:
+    """Make MySQL/MariaDB database ``name`` (replaced) the content of the dump file ``path``."""
+    quote = connection.ops.quote_name
+    connection.close()
+    SERVER_CONNECTIONS.execute(connection, f"DROP DATABASE IF EXISTS {quote(name)}")
+    SERVER_CONNECTIONS.execute(
+        connection,
+        f"CREATE DATABASE {quote(name)} {connection.creation.sql_table_creation_suffix()}",
+    )
+    load_mysql_dump(connection, path, name)

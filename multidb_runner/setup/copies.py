@@ -5,13 +5,16 @@ The first test database of a group (``schema_groups.py``) is migrated as
 Django does; right after, before anything else is added to it (legacy
 tables, rows of a test), a template is taken of it: a database
 ``<test name>_mdbtpl`` on PostgreSQL (``CREATE DATABASE ... TEMPLATE``), a
-file in a private temporary folder for SQLite. Every other test database
-of the group is then made from the template instead of migrating: on
-PostgreSQL through Django's own creation with ``TEST['TEMPLATE']`` naming
-the template (so a leftover test database is replaced or asked about as
-Django does), on SQLite by copying the file (or, in memory, SQLite's backup
-API). The rest of the set-up (legacy tables, clones, serialization) goes on
-as for a migrated database. Templates are test databases by name: checked
+file in a private temporary folder for SQLite, and for MySQL and MariaDB
+(the ``mysqldump`` output Django's own clone pipes into ``mysql``). Every
+other test database of the group is then made from the template instead of
+migrating: on PostgreSQL through Django's own creation with
+``TEST['TEMPLATE']`` naming the template (so a leftover test database is
+replaced or asked about as Django does), on SQLite by copying the file (or,
+in memory, SQLite's backup API), on MySQL and MariaDB by Django's own
+creation of an empty database, then ``mysql`` loading the dump. The rest
+of the set-up (legacy tables, clones, serialization) goes on as for a
+migrated database. Templates are test databases by name: checked
 like clones before they are created or dropped, dropped once the group is
 complete, and at the end of the run whatever happened.
 """
@@ -32,7 +35,15 @@ from django.core.management import call_command
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .catalog import copy_database, is_in_memory_name, remove_sqlite_sidecars, write_sqlite_file
+from .catalog import (
+    DumpFailed,
+    copy_database,
+    dump_mysql_database,
+    is_in_memory_name,
+    load_mysql_dump,
+    remove_sqlite_sidecars,
+    write_sqlite_file,
+)
 from .safety import RealDatabases
 from .schema_groups import group_of
 from .servers import SERVER_CONNECTIONS
@@ -126,7 +137,7 @@ class SchemaCopies:
         Make ``connection``'s test database: a copy of its group's template, or ``create(...)`` (a migrate).
 
         With ``--keepdb``, only a database made afresh (``afresh``: a kept one
-        rebuilt, or none kept) takes part; a kept one is migrated in place.
+        rebuilt, or none kept) takes part; a kept one is made by ``create(...)``.
         """
         alias = connection.alias
         group = self.group_of.get(alias)
@@ -160,12 +171,19 @@ class SchemaCopies:
     def make_template(self, connection: BaseDatabaseWrapper) -> Template | None:
         """Take a template of ``connection``'s freshly migrated test database (None: it cannot be taken)."""
         test_name = os.fspath(connection.settings_dict["NAME"])
-        if connection.vendor == "sqlite":
+        if connection.vendor in ("sqlite", "mysql"):
             if self.folder is None:
                 self.folder = tempfile.mkdtemp(prefix="multidb_runner_templates_")
-            path = os.path.join(self.folder, f"{connection.alias}.sqlite3")
-            write_sqlite_file(connection, path)
-            return Template(connection.alias, "sqlite", path)
+            if connection.vendor == "sqlite":
+                path = os.path.join(self.folder, f"{connection.alias}.sqlite3")
+                write_sqlite_file(connection, path)
+                return Template(connection.alias, "sqlite", path)
+            path = os.path.join(self.folder, f"{connection.alias}.sql")
+            try:
+                dump_mysql_database(connection, test_name, path)
+            except (OSError, DumpFailed):
+                return None  # no mysqldump, or it failed: the group migrates each
+            return Template(connection.alias, "mysql", path)
         name = f"{test_name}{TEMPLATE_SUFFIX}"
         if len(name.encode()) > POSTGRESQL_NAME_LIMIT:
             return None
@@ -182,7 +200,7 @@ class SchemaCopies:
                 self.drop(template)
 
     def drop(self, template: Template) -> None:
-        if template.vendor == "sqlite":
+        if template.vendor in ("sqlite", "mysql"):
             try:
                 os.remove(template.name)
             except FileNotFoundError:
@@ -213,8 +231,9 @@ def create_test_db_from(connection: BaseDatabaseWrapper, source: str, *, verbosi
     """
     Make ``connection``'s test database a copy of ``source``, as ``create_test_db`` would by migrating.
 
-    ``source`` is a database of the same server (PostgreSQL) or an SQLite
-    file: a template of a same-schema database, or a snapshot. Adapted from
+    ``source`` is a database of the same server (PostgreSQL), an SQLite file
+    or a ``mysqldump`` file (MySQL, MariaDB): a template of a same-schema
+    database, or a snapshot. Adapted from
     ``BaseDatabaseCreation.create_test_db``: the same message, the same
     handling of a leftover test database (replaced under ``--noinput``,
     asked about otherwise), the settings pointed at the test database, the
@@ -224,8 +243,8 @@ def create_test_db_from(connection: BaseDatabaseWrapper, source: str, *, verbosi
     test_name = os.fspath(creation._get_test_db_name())  # type: ignore[attr-defined]
     if verbosity >= 1:
         creation.log(f"Creating test database for alias {display_name(connection, verbosity, test_name)}...")
-    if connection.vendor == "sqlite":
-        if not is_in_memory_name(test_name):
+    if connection.vendor in ("sqlite", "mysql"):
+        if connection.vendor == "sqlite" and not is_in_memory_name(test_name):
             remove_sqlite_sidecars(test_name)
         creation._create_test_db(verbosity, not interactive, False)  # type: ignore[attr-defined]
     else:
@@ -252,6 +271,8 @@ def create_test_db_from(connection: BaseDatabaseWrapper, source: str, *, verbosi
                 reader.close()
         else:
             shutil.copyfile(source, test_name)
+    elif connection.vendor == "mysql":
+        load_mysql_dump(connection, source, test_name)
     call_command("createcachetable", database=connection.alias)
     connection.ensure_connection()
     if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":

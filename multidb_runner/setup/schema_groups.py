@@ -51,7 +51,7 @@ from django.db.migrations.operations import RunPython, RunSQL
 from django.db.models.signals import post_migrate, pre_migrate
 
 #: Backends whose test database the runner can copy (``copies.py``).
-COPYABLE_VENDORS = frozenset({"postgresql", "sqlite"})
+COPYABLE_VENDORS = frozenset({"postgresql", "sqlite", "mysql"})
 #: Settings that name a database, left out of the comparison.
 NAME_KEYS = frozenset({"NAME"})
 TEST_NAME_KEYS = frozenset({"NAME", "MIRROR", "DEPENDENCIES"})

@@ -5,7 +5,8 @@ A snapshot is a copy of a test database taken right after its migrations,
 kept after the run with the schema key it was migrated with (see
 ``SchemaKeys``): a database ``<test name>_mdbsnap`` on PostgreSQL (a test
 database by name, covered by the run's lock on the test database), a file
-in ``<temporary folder>/multidb_runner-kept/`` for SQLite. A state file
+in ``<temporary folder>/multidb_runner-kept/`` for SQLite (the database) and
+MySQL/MariaDB (its ``mysqldump`` output). A state file
 beside it (named after the test database's server and name, like the run's
 claim files) holds the key and, for a kept database, whether it still has
 the content the migrate gave it.
@@ -58,8 +59,10 @@ from .catalog import (
     copy_database,
     database_exists,
     drop_database,
+    dump_mysql_database,
     is_in_memory_name,
     remove_sqlite_sidecars,
+    replace_mysql_database,
     write_sqlite_file,
 )
 from .copies import create_test_db_from
@@ -91,6 +94,10 @@ SCHEMA_SETTINGS = (
     "TIME_ZONE",
 )
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+#: The backends whose snapshots are files beside the state files (SQLite's database, MySQL's dump).
+FILE_SNAPSHOT_VENDORS = frozenset({"sqlite", "mysql"})
+#: The backends whose test databases fresh runs make from snapshots (``SNAPSHOTS = True``).
+SNAPSHOT_VENDORS = frozenset({"postgresql", "sqlite", "mysql"})
 
 
 def is_installed_code(path: str) -> bool:
@@ -283,6 +290,8 @@ def snapshot_name(connection: BaseDatabaseWrapper, test_name: str, path: Path) -
     """
     if connection.vendor == "sqlite":
         return str(path.with_suffix(".sqlite3"))
+    if connection.vendor == "mysql":
+        return str(path.with_suffix(".sql"))
     if connection.vendor == "postgresql":
         name = f"{test_name}{SNAPSHOT_SUFFIX}"
         return name if len(name.encode()) <= POSTGRESQL_NAME_LIMIT else None
@@ -290,7 +299,7 @@ def snapshot_name(connection: BaseDatabaseWrapper, test_name: str, path: Path) -
 
 
 def snapshot_exists(connection: BaseDatabaseWrapper, name: str) -> bool:
-    if connection.vendor == "sqlite":
+    if connection.vendor in FILE_SNAPSHOT_VENDORS:
         return os.path.exists(name)
     return bool(database_exists(connection, name))
 
@@ -308,8 +317,19 @@ def take_snapshot(connection: BaseDatabaseWrapper, test_name: str, snapshot: str
         partial = f"{snapshot}.{os.getpid()}.partial"
         write_sqlite_file(connection, partial)
         os.replace(partial, snapshot)
+    elif connection.vendor == "mysql":
+        Path(snapshot).parent.mkdir(parents=True, exist_ok=True)
+        dump_mysql_database(connection, test_name, snapshot)
     else:
         copy_database(connection, test_name, snapshot)
+
+
+def restore_snapshot(connection: BaseDatabaseWrapper, snapshot: str, test_name: str) -> None:
+    """Make ``connection``'s test database ``test_name`` (replaced) a copy of its ``snapshot``."""
+    if connection.vendor == "mysql":
+        replace_mysql_database(connection, snapshot, test_name)
+    else:
+        copy_database(connection, snapshot, test_name)
 
 
 def drop_snapshot(
@@ -322,7 +342,7 @@ def drop_snapshot(
         real_databases.check_destroyable(connection.alias, connection, snapshot)
     if verbosity >= 2:
         connection.creation.log(f"Removing the snapshot {snapshot!r} of alias '{connection.alias}'...")
-    if connection.vendor == "sqlite":
+    if connection.vendor in FILE_SNAPSHOT_VENDORS:
         os.remove(snapshot)
         remove_sqlite_sidecars(snapshot)
     else:
@@ -421,7 +441,7 @@ class Snapshots:
                     else "a run without --keepdb destroyed it"
                 )
                 connection.creation.log(f"Restoring kept test database for alias '{alias}' from its snapshot: {why}...")
-            copy_database(connection, snapshot, test_name)
+            restore_snapshot(connection, snapshot, test_name)
             self.rebuilt[alias] = RESTORED
             write_state(path, KeptState(key=key, clean=False, snapshot=True))
             self.verified.add(alias)

@@ -5,8 +5,9 @@ Tenants that share one schema: the runner migrates one and copies the others.
 ``ledger``, whose migrations include a data migration; ``archive`` holds
 ``ledger`` too, but the router keeps one of its models out (another schema).
 
-- TENANCY_BACKEND: sqlite (files, default), sqlite-memory or postgresql
-  (credentials from PG_HOST, PG_PORT, PG_USER, PG_PASSWORD).
+- TENANCY_BACKEND: sqlite (files, default), sqlite-memory, postgresql
+  (credentials from PG_HOST, PG_PORT, PG_USER, PG_PASSWORD) or mariadb
+  (from MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD).
 - TENANCY_DB_DIR: the folder of the SQLite files; TENANCY_PREFIX: the prefix
   of the server database names (test databases get Django's ``test_``).
 - TENANCY_MIGRATIONS: ``canonical`` (default: the data migration uses the
@@ -47,8 +48,17 @@ def database(name):
         if BACKEND == "sqlite":
             settings["TEST"] = {"NAME": str(DB_DIR / f"test_{name}.sqlite3")}
         return settings
+    if BACKEND == "mariadb":
+        return {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": f"{PREFIX}_{name}",
+            "HOST": os.environ.get("MYSQL_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("MYSQL_PORT", ""),
+            "USER": os.environ.get("MYSQL_USER", ""),
+            "PASSWORD": os.environ.get("MYSQL_PASSWORD", ""),
+        }
     if BACKEND != "postgresql":
-        raise RuntimeError(f"TENANCY_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql.")
+        raise RuntimeError(f"TENANCY_BACKEND={BACKEND!r} is not one of sqlite, sqlite-memory, postgresql, mariadb.")
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": f"{PREFIX}_{name}",
