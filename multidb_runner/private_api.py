@@ -146,7 +146,8 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
         "django.db.transaction.Atomic",
         "_from_testcase",
         "transactions",
-        "mark the lazily opened atomics as TestCase's, as _enter_atomics does",
+        "mark the lazily opened atomics as TestCase's, as _enter_atomics does; read by the write tracker "
+        "(what runs inside a TestCase's transaction is rolled back)",
         read_by="django.db.transaction.Atomic.__enter__",
     ),
     PrivateName(

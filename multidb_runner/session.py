@@ -461,13 +461,18 @@ class MultiDBSession:
         """
         Mark clean the kept databases whose rows the run did not change; the others stay marked changed.
 
+        Changed: flushed, or written by a statement outside a ``TestCase``'s
+        transactions (whose writes are rolled back).
+
         A run stopped by a signal, or whose isolation layer never started,
         leaves them all marked changed: the next run rebuilds them.
         """
         if setup.snapshots is None or self.signals.interrupted or setup.isolation is None:
             return
         plan = setup.plan
-        changed = {plan.database_of(alias) for alias in setup.isolation.flush.flushed}
+        # Flushed, or written outside a TestCase's transactions (a thread's committed rows, say).
+        written = setup.isolation.flush.flushed | setup.isolation.tracker.lasting_writes
+        changed = {plan.database_of(alias) for alias in written}
         setup.snapshots.finish(first for first in changed if first is not None)
 
     def prepare_database(self, setup: SetUp, alias: str) -> None:

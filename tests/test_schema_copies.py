@@ -212,6 +212,19 @@ class SchemaCopiesTests(SimpleTestCase):
             sorted(set(log.read_text().split())), ["archive", "default", "tenant_1", "tenant_2", "tenant_3"]
         )
 
+    @unittest.skipIf(BACKEND == "sqlite-memory", "nothing is kept in memory")
+    def test_a_row_a_thread_committed_does_not_stay_in_a_kept_database(self):
+        # TestCase classes only: no flush. ThreadWriteTests commits a row to archive, outside the test's transaction.
+        labels = ("checks.tests.TenantSchemaTests", "checks.tests.ThreadWriteTests")
+        first = self.manage("--keepdb", *labels, kept=True, TENANCY_STRAY_WRITE="1")
+        self.assertPassed(first, tests=7)
+        # The next run restores archive (counted by test_the_archive_has_a_schema_of_its_own) and only it.
+        second = self.manage("--keepdb", labels[0], kept=True)
+        self.assertPassed(second, tests=6)
+        roles = self.roles(second)
+        self.assertEqual(roles["archive"], "kept (--keepdb), restored, on first use")
+        self.assertEqual(roles["tenant_1"], "kept (--keepdb), set up on first use")
+
     def test_keepdb_copies_only_what_it_makes_afresh(self):
         # Nothing kept yet: made afresh, the tenants as copies.
         first = self.manage("--keepdb", kept=True)

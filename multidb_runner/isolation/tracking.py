@@ -109,6 +109,8 @@ class WriteTracker:
         self.recording = False
         #: The aliases a statement outside a TestCase's transactions may have written before recording started.
         self.written_before_recording: set[str] = set()
+        #: The aliases such a statement may have written at any time: a kept database whose rows may have changed.
+        self.lasting_writes: set[str] = set()
         self.local = threading.local()
         #: The cursor wrapper classes that report to this tracker.
         self.cursor_classes = (
@@ -136,6 +138,7 @@ class WriteTracker:
             if not effect.writes and not effect.calls:
                 return  # a read (a function it calls may write: the facts are not read yet)
         self.written_before_recording.add(alias)
+        self.lasting_writes.add(alias)
 
     @property
     def paused(self) -> bool:
@@ -187,6 +190,8 @@ class WriteTracker:
         if not effect.writes and not effect.calls:
             return
         alias = self.written_alias(connection)
+        if not in_testcase_transaction(connection):
+            self.lasting_writes.add(alias)
         facts = self.facts.get(alias)
         if not effect.writes:
             # A read calling functions matters only if one may write. Before
@@ -217,9 +222,11 @@ class WriteTracker:
             return
         if self.on_use is not None:
             self.on_use(connection.alias)
-        if not self.recording:
-            if not in_testcase_transaction(connection):
+        if not in_testcase_transaction(connection):
+            self.lasting_writes.add(self.written_alias(connection))
+            if not self.recording:
                 self.written_before_recording.add(self.written_alias(connection))
+        if not self.recording:
             return
         writes = self.writes_of(self.written_alias(connection))
         if writes.whole is None:
@@ -264,6 +271,7 @@ class WriteTracker:
         """Start over: nothing recorded (a worker's fresh clones hold what the set-up gave them)."""
         self.recording = False
         self.written_before_recording.clear()
+        self.lasting_writes.clear()
         self.writes.clear()
         self.facts.clear()
         self.baseline.clear()

@@ -141,8 +141,9 @@ class KeptServerConnections:
     clones exist) and each copy would otherwise open a connection to no
     database, as Django's ``_nodb_cursor()`` does: three to five per alias
     at every set-up. Kept only while a run is open (``keep()``); a
-    statement that fails on a kept connection (cut, the server restarted)
-    is sent once more on a new one. On PostgreSQL, only a server whose
+    statement that fails because the kept connection no longer answers
+    (cut, the server restarted) is sent once more on a new one; one that
+    fails on a live connection raises its error (the driver's). On PostgreSQL, only a server whose
     ``postgres`` database can be reached keeps one: elsewhere Django's
     fallback to a configured database is used, as before.
     """
@@ -188,11 +189,11 @@ class KeptServerConnections:
                     finally:
                         cursor.close()
                 except Exception:
+                    if attempt == 2 or is_usable(wrapper):
+                        raise  # the statement's own error: sent again, it would fail again
                     self.kept.pop(key, None)
                     with contextlib.suppress(Exception):
                         wrapper.close()
-                    if attempt == 2:
-                        raise
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -206,6 +207,14 @@ class KeptServerConnections:
         # Used by whichever thread sets a database up (on first use: a test's).
         wrapper.inc_thread_sharing()
         return wrapper
+
+
+def is_usable(wrapper: BaseDatabaseWrapper) -> bool:
+    """Return whether ``wrapper``'s connection still answers (Django's check; False on any error)."""
+    try:
+        return bool(wrapper.is_usable())
+    except Exception:
+        return False
 
 
 def server_key(connection: BaseDatabaseWrapper) -> str:

@@ -1,6 +1,7 @@
 """Every tenant's test database has what a migrate gives it, however it was made."""
 
 import os
+import threading
 
 from catalog.models import Product
 from django.db import connections
@@ -83,3 +84,21 @@ class UntouchedTenantTests(TransactionTestCase):
         # Written by TenantWritesTests, then flushed as under stock Django: the currencies went too.
         if TenantWritesTests.ran:
             self.assertEqual(Currency.objects.using("tenant_2").count(), 0)
+
+
+if os.environ.get("TENANCY_STRAY_WRITE"):
+
+    class ThreadWriteTests(TestCase):
+        """A TestCase whose thread commits a row to archive on a connection of its own: never rolled back."""
+
+        def test_a_thread_commits_a_row(self):
+            def write():
+                try:
+                    Currency.objects.using("archive").create(code="THR")
+                finally:
+                    connections.close_all()
+
+            thread = threading.Thread(target=write)
+            thread.start()
+            thread.join()
+            self.assertEqual(Currency.objects.using("archive").filter(code="THR").count(), 1)

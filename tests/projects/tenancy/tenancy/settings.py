@@ -16,6 +16,8 @@ Tenants that share one schema: the runner migrates one and copies the others.
   ``extended`` (one more migration, as on another branch).
 - TENANCY_POST_MIGRATE_LOG: a file; ``catalog`` then connects a
   ``post_migrate`` receiver that appends each migrated alias to it.
+- TENANCY_STRAY_WRITE: set, a TestCase's thread commits a row to
+  ``archive`` (``checks.tests.ThreadWriteTests``).
 - TENANCY_ROUTER: ``plain`` (default) or ``querying`` (the router queries
   the alias's database before it answers ``allow_migrate``).
 """
