@@ -313,6 +313,8 @@ class MultiDBRunner(DiscoverRunner):
                 suite.isolation = isolation
                 suite.usage_sink = isolation.usage.merge
         result = super().run_suite(suite, **kwargs)
+        # What the workers wrote to their clones (kept with --keepdb, reused when nothing was written).
+        self.session.note_clone_writes(suite.clone_writes if is_multidb_parallel(suite) else {})
         self.write_reports(result)
         self.report_db_usage()
         signals.check()

@@ -120,6 +120,8 @@ class SetUp:
     snapshots: Snapshots | None = None
     #: First aliases whose kept database was used without migrating (``use_kept_test_db``).
     not_migrated: set[str] = field(default_factory=set)
+    #: After the tests: worker number -> the first aliases whose clone it wrote to (None: unknown).
+    clone_writes: dict[int, set[str]] | None = None
     legacy_models: dict[str, list[legacy.ModelType]] = field(default_factory=dict)
     isolation: IsolationLayer | None = None
     lazy_setup: LazyTestDatabases | None = None
@@ -291,6 +293,9 @@ class MultiDBSession:
                     verbosity=parameters.verbosity,
                     keepdb=parameters.keepdb,
                     real_databases=real_databases,
+                    reusable=setup.snapshots.clone_reusable
+                    if parameters.keepdb and setup.snapshots is not None
+                    else None,
                 )
                 self.changes.callback(setup.clones.destroy)
             self.changes.callback(self.leave_lost_databases, setup)
@@ -474,6 +479,26 @@ class MultiDBSession:
         written = setup.isolation.flush.flushed | setup.isolation.tracker.lasting_writes
         changed = {plan.database_of(alias) for alias in written}
         setup.snapshots.finish(first for first in changed if first is not None)
+        setup.snapshots.finish_clones(setup.clone_writes)
+
+    def note_clone_writes(self, written: dict[int, set[str]] | None) -> None:
+        """
+        Record, after the tests, what the workers wrote to their clones (worker number -> aliases; None: unknown).
+
+        A run whose tests ran in this process (no parallel suite: one class)
+        wrote to no clone: ``{}``.
+        """
+        setup = self.setup
+        if setup is None:
+            return
+        if written is None:
+            setup.clone_writes = None
+            return
+        plan = setup.plan
+        setup.clone_writes = {
+            number: {first for first in map(plan.database_of, aliases) if first is not None}
+            for number, aliases in written.items()
+        }
 
     def prepare_database(self, setup: SetUp, alias: str) -> None:
         """Make a freshly migrated test database ready: legacy tables, stale clones gone, clones made."""

@@ -225,6 +225,25 @@ class SchemaCopiesTests(SimpleTestCase):
         self.assertEqual(roles["archive"], "kept (--keepdb), restored, on first use")
         self.assertEqual(roles["tenant_1"], "kept (--keepdb), set up on first use")
 
+    @unittest.skipIf(BACKEND == "sqlite-memory", "nothing is kept in memory")
+    def test_keepdb_parallel_reuses_the_clones_no_worker_wrote_to(self):
+        reused = "Using existing clone for alias '{}'"
+        first = self.manage("--keepdb", "--parallel", "2", kept=True)
+        self.assertPassed(first)
+        self.assertNotIn(reused.format("default"), first.stderr + first.stdout)
+        second = self.manage("--keepdb", "--parallel", "2", kept=True)
+        self.assertPassed(second)
+        output = second.stderr + second.stdout
+        # No test wrote to these: both workers' clones are reused, as stock Django reuses kept clones.
+        for alias in ("default", "tenant_1", "archive"):
+            self.assertEqual(output.count(reused.format(alias)), 2, (alias, output))
+        # TenantWritesTests wrote to tenant_2 in one worker: that worker's clone is made again.
+        self.assertEqual(output.count(reused.format("tenant_2")), 1, output)
+        # Another branch's migrations: every kept database is rebuilt, and every clone made again.
+        third = self.manage("--keepdb", "--parallel", "2", kept=True, TENANCY_MIGRATIONS="extended")
+        self.assertPassed(third)
+        self.assertNotIn("Using existing clone", third.stderr + third.stdout)
+
     def test_keepdb_copies_only_what_it_makes_afresh(self):
         # Nothing kept yet: made afresh, the tenants as copies.
         first = self.manage("--keepdb", kept=True)

@@ -33,7 +33,7 @@ from .worker import WorkerSlots, WorkerState
 
 #: What a worker sends back for a class: its index, the events of its
 #: tests, why some could not be sent (or None), and the aliases it used.
-SubsuiteOutcome = tuple[int, list[Any], str | None, dict[str, set[str]]]
+SubsuiteOutcome = tuple[int, list[Any], str | None, dict[str, set[str]], tuple[int, set[str] | None]]
 
 
 @dataclass
@@ -78,6 +78,9 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
     usage_sink: Callable[[dict[str, set[str]]], None] | None = None
     #: How often the main process looks at its workers, in seconds.
     poll_interval = 0.2
+    #: After a run every class of which was reported: clone number -> the aliases whose clone
+    #: was written to (flushed, or written outside a TestCase's transactions). None otherwise.
+    clone_writes: dict[int, set[str]] | None = None
 
     def run(self, result: Any, debug: bool = False) -> Any:
         """
@@ -95,6 +98,8 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         # Don't buffer in the main process to avoid error propagation issues.
         result.buffer = False
         clean_exit = False
+        self.clone_writes = None
+        self.reported_writes: dict[int, set[str]] | None = {}
         try:
             while (pool.pending or pool.running) and not result.shouldStop:
                 self.submit(pool)
@@ -107,6 +112,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         finally:
             if clean_exit and not result.shouldStop:
                 pool.executor.shutdown(wait=True)
+                self.clone_writes = self.reported_writes
             else:
                 self.kill_workers(pool.executor)
         return result
@@ -151,15 +157,17 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         """
         index, _ = pool.running.pop(future)
         try:
-            _, events, problem, used = future.result()
+            _, events, problem, used, (clone, written) = future.result()
         except BrokenProcessPool:
             # Unreported like those still in flight, and last of them, as it was sent.
             pool.running[future] = (index, 0.0)
             self.attribute_dead_worker(pool, result)
             return True
         except Exception as exc:
+            self.reported_writes = None  # what that class wrote is unknown
             self.report_problem(result, index, f"its results could not be sent back: {exc!r}")
         else:
+            self.note_clone_writes(clone, written)
             if self.usage_sink is not None:
                 self.usage_sink(used)
             tests = list(self.subsuites[index])
@@ -168,6 +176,15 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
             if problem is not None:
                 self.report_unsent(result, index, events, problem)
         return False
+
+    def note_clone_writes(self, clone: int, written: set[str] | None) -> None:
+        """Add what a class's worker wrote to its clones (``written`` None: unknown, so is every clone's)."""
+        if self.reported_writes is None:
+            return
+        if written is None:
+            self.reported_writes = None
+        else:
+            self.reported_writes.setdefault(clone, set()).update(written)
 
     def time_out(self, pool: WorkerPool, result: Any) -> bool:
         """

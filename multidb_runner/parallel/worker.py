@@ -332,9 +332,11 @@ def switch_to_worker_databases(state: WorkerState, worker: int) -> None:
     sharing.install(state.mirrors)
 
 
-def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None, dict[str, set[str]]]:
+def run_subsuite(
+    args: tuple[Any, ...],
+) -> tuple[int, list[Any], str | None, dict[str, set[str]], tuple[int, set[str] | None]]:
     """
-    Run one test class in this worker; return its events, any problem, and the aliases it used.
+    Run one test class in this worker; return its events, any problem, the aliases it used, and its clones' writes.
 
     Adapted from ``django.test.runner._run_subsuite`` and
     ``RemoteTestRunner.run``. When a test's outcome cannot be pickled,
@@ -357,11 +359,12 @@ def run_subsuite(args: tuple[Any, ...]) -> tuple[int, list[Any], str | None, dic
         subsuite(result)
     except Exception as exc:
         finish_interrupted_class(subsuite, result)
-        return subsuite_index, result.events, f"{type(exc).__name__}: {exc}", used_aliases(worker)
+        problem = f"{type(exc).__name__}: {exc}"
+        return subsuite_index, result.events, problem, used_aliases(worker), clone_writes(worker)
     finally:
         if worker is not None:
             worker.note_progress(-1, -1)
-    return subsuite_index, result.events, None, used_aliases(worker)
+    return subsuite_index, result.events, None, used_aliases(worker), clone_writes(worker)
 
 
 def reporting_progress(result_class: type[Any], worker: WorkerProcess | None) -> type[Any]:
@@ -384,6 +387,20 @@ def used_aliases(worker: WorkerProcess | None) -> dict[str, set[str]]:
     if worker is None or worker.isolation is None:
         return {}
     return worker.isolation.usage.take()
+
+
+def clone_writes(worker: WorkerProcess | None) -> tuple[int, set[str] | None]:
+    """
+    Return this worker's clone number, and the aliases whose clone it wrote to so far (None: unknown).
+
+    Written: flushed, or sent a statement that may write outside a
+    ``TestCase``'s transactions. A clone nothing wrote to still holds what
+    it was cloned from: a ``--keepdb`` run may reuse it.
+    """
+    if worker is None or worker.isolation is None:
+        return (worker.number if worker is not None else 0), None
+    isolation = worker.isolation
+    return worker.number, set(isolation.flush.flushed) | isolation.tracker.lasting_writes
 
 
 def finish_interrupted_class(suite: unittest.TestSuite, result: Any) -> None:

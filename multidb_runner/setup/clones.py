@@ -8,7 +8,10 @@ schema changed; in-memory SQLite under spawn is written to
 supported on Django 5.2. Here clones are always made afresh from the
 template, in-memory SQLite is snapshotted once into a private temporary
 folder (fork needs nothing: the child inherits the memory), and every clone
-made is recorded so that it is destroyed whatever happens.
+made is recorded so that it is destroyed whatever happens. The one
+exception: with ``--keepdb``, a kept clone known to hold what cloning would
+give now (its kept database's schema key unchanged, and no worker wrote to
+it since it was made) is reused, as stock Django reuses every kept clone.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -68,6 +72,9 @@ class WorkerClones:
     #: alias -> snapshot file of an in-memory database, for spawn/forkserver.
     snapshots: dict[str, str] = field(default_factory=dict)
     snapshot_dir: str | None = None
+    #: ``reusable(connection, clone name, worker number)``: whether a kept clone holds what
+    #: cloning would give (``--keepdb``, ``snapshots.py``); None: every clone is made afresh.
+    reusable: Callable[[BaseDatabaseWrapper, str, int], bool] | None = None
 
     def clone(self, alias: str) -> None:
         """Make one clone of ``alias``'s test database per worker."""
@@ -76,17 +83,23 @@ class WorkerClones:
             if self.start_method != "fork":
                 self.snapshots[alias] = self.snapshot(connection)
             return
-        suffixes = [str(worker_id) for worker_id in range(1, self.workers + 1)]
-        for suffix in suffixes:
+        suffixes = []
+        for worker_id in range(1, self.workers + 1):
+            suffix = str(worker_id)
             name = os.fspath(connection.creation.get_test_db_clone_settings(suffix)["NAME"])
             if self.real_databases is not None:
                 # Django drops a database of that name before cloning into it.
                 self.real_databases.check_destroyable(alias, connection, name)
-            if connection.vendor == "sqlite":
-                remove_sqlite_sidecars(name)
             # Recorded by its exact name before it exists, so that the
             # cleanup never derives it from a NAME that was restored since.
             self.cloned.setdefault(alias, []).append(name)
+            if self.reusable is not None and self.reusable(connection, name, worker_id):
+                # Stock Django's keepdb clone: "Using existing clone", nothing made.
+                connection.creation.clone_test_db(suffix=suffix, verbosity=self.verbosity, keepdb=True)
+                continue
+            if connection.vendor == "sqlite":
+                remove_sqlite_sidecars(name)
+            suffixes.append(suffix)
         if connection.vendor in CONCURRENT_CLONE_VENDORS and len(suffixes) > 1:
             self.clone_concurrently(connection, suffixes)
             return

@@ -369,6 +369,8 @@ class Snapshots:
     afresh: set[str] = field(default_factory=set)
     #: First aliases whose kept database holds what a migrate gives now (kept clean, or restored).
     verified: set[str] = field(default_factory=set)
+    #: Clone name -> (its state file, its kept database's first alias and key, its worker's number).
+    clones_in_use: dict[str, tuple[Path, str, str, int]] = field(default_factory=dict)
 
     def check_destroyable(self, connection: BaseDatabaseWrapper, name: str) -> None:
         if self.real_databases is not None:
@@ -482,6 +484,40 @@ class Snapshots:
         self.check_destroyable(connection, snapshot)
         take_snapshot(connection, test_name, snapshot)
         write_state(path, KeptState(key=key, clean=False, snapshot=True))
+
+    def clone_reusable(self, connection: BaseDatabaseWrapper, name: str, number: int) -> bool:
+        """
+        Return whether the kept clone ``name`` of ``connection``'s kept database may be reused; mark it in use.
+
+        Reusable when it was cloned with the schema key its kept database has
+        now (so it holds what a migrate gives now, legacy tables included: a
+        kept database is cloned only once it is), and no worker wrote to it
+        since (``finish_clones()``). A kept database made afresh by this run
+        (rebuilt, ``--create-db``) gets new clones.
+        """
+        alias = connection.alias
+        if alias not in self.in_use:
+            return False
+        key = self.in_use[alias][1]
+        path = state_path(connection, name)
+        state = read_state(path)
+        reusable = (
+            alias not in self.afresh
+            and state is not None
+            and state.key == key
+            and state.clean
+            and (os.path.exists(name) if connection.vendor == "sqlite" else bool(database_exists(connection, name)))
+        )
+        write_state(path, KeptState(key=key, clean=False))
+        self.clones_in_use[name] = (path, alias, key, number)
+        return bool(reusable)
+
+    def finish_clones(self, written: dict[int, set[str]] | None) -> None:
+        """Mark clean the clones no worker wrote to (``written``: worker number -> first aliases; None: unknown)."""
+        for path, alias, key, number in self.clones_in_use.values():
+            clean = written is not None and alias not in written.get(number, set())
+            write_state(path, KeptState(key=key, clean=clean))
+        self.clones_in_use.clear()
 
     def finish(self, changed: Iterable[str]) -> None:
         """Mark clean the kept databases whose rows the run did not change (``changed``: first aliases)."""
