@@ -32,7 +32,8 @@ from .dead_workers import ClassTests, blame_dead_workers, class_not_reported
 from .worker import WorkerSlots, WorkerState
 
 #: What a worker sends back for a class: its index, the events of its
-#: tests, why some could not be sent (or None), and the aliases it used.
+#: tests, why some could not be sent (or None), the aliases it used, and
+#: its clone number with the aliases whose clone it wrote to so far (None: unknown).
 SubsuiteOutcome = tuple[int, list[Any], str | None, dict[str, set[str]], tuple[int, set[str] | None]]
 
 
@@ -81,6 +82,8 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
     #: After a run every class of which was reported: clone number -> the aliases whose clone
     #: was written to (flushed, or written outside a TestCase's transactions). None otherwise.
     clone_writes: dict[int, set[str]] | None = None
+    #: During a run: what the classes reported so far (None: one could not tell).
+    reported_writes: dict[int, set[str]] | None = None
 
     def run(self, result: Any, debug: bool = False) -> Any:
         """
@@ -99,7 +102,7 @@ class MultiDBParallelTestSuite(ParallelTestSuite):
         result.buffer = False
         clean_exit = False
         self.clone_writes = None
-        self.reported_writes: dict[int, set[str]] | None = {}
+        self.reported_writes = {}
         try:
             while (pool.pending or pool.running) and not result.shouldStop:
                 self.submit(pool)

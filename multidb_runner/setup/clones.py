@@ -107,8 +107,8 @@ class WorkerClones:
             self.clone_one(connection, suffix)
 
     def clone_one(self, connection: BaseDatabaseWrapper, suffix: str) -> None:
-        # Never reuse a clone, even with --keepdb: the template's schema
-        # may have changed since it was made.
+        # Made afresh (keepdb=False: an existing one is replaced), as it is
+        # not known to hold what cloning gives now.
         connection.creation.clone_test_db(suffix=suffix, verbosity=self.verbosity, keepdb=False)
 
     def clone_concurrently(self, connection: BaseDatabaseWrapper, suffixes: list[str]) -> None:
