@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import NO_DB_ALIAS
@@ -10,7 +12,7 @@ from django.test import SimpleTestCase, TestCase
 
 from multidb_runner.isolation.mirrors import MirrorConnection
 from multidb_runner.setup.locks import TestDatabaseLocks
-from multidb_runner.setup.servers import own_connection
+from multidb_runner.setup.servers import KeptServerConnections, own_connection
 
 from . import connection_receivers
 
@@ -53,6 +55,42 @@ class OwnConnectionTests(SimpleTestCase):
         wrapper = own_connection(mirror, "reports")
         self.assertIs(type(wrapper), connections["default"].__class__)
         self.assertEqual((wrapper.settings_dict["USER"], wrapper.settings_dict["NAME"]), ("mirror_user", "reports"))
+
+
+def session_query(vendor: str) -> str:
+    """The query that names the server session it runs in."""
+    return "SELECT pg_backend_pid()" if vendor == "postgresql" else "SELECT CONNECTION_ID()"
+
+
+def send_session_id(kept: KeptServerConnections, alias: str, writer) -> None:
+    """In a forked child: send back the session a statement of ``kept`` runs in."""
+    connection = connections[alias]
+    writer.send(kept.execute(connection, session_query(connection.vendor))[0][0])
+
+
+class KeptServerConnectionTests(SimpleTestCase):
+    databases = {"default"}
+
+    def test_statements_share_one_session_and_a_forked_worker_never_uses_it(self):
+        connection = connections["default"]
+        if connection.vendor not in ("postgresql", "mysql"):
+            self.skipTest("SQLite has no server")
+        query = session_query(connection.vendor)
+        kept = KeptServerConnections()
+        with kept.keep():
+            session = kept.execute(connection, query)[0][0]
+            self.assertEqual(kept.execute(connection, query)[0][0], session)
+            # A parallel worker under fork inherits the object: its parent's socket is not its own.
+            context = multiprocessing.get_context("fork")
+            reader, writer = context.Pipe(duplex=False)
+            child = context.Process(target=send_session_id, args=(kept, "default", writer))
+            child.start()
+            child.join(60)
+            self.assertEqual(child.exitcode, 0)
+            self.assertNotEqual(reader.recv(), session)
+            self.assertEqual(kept.execute(connection, query)[0][0], session)
+        # Closed with the block: the next statement opens a connection of its own.
+        self.assertIsNone(kept.kept)
 
 
 class ReceiverSawTestAliasesTests(TestCase):

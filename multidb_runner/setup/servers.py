@@ -17,6 +17,7 @@ tell whether they are one (``addresses.py``).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,30 +144,36 @@ class KeptServerConnections:
     at every set-up. Kept only while a run is open (``keep()``); a
     statement that fails because the kept connection no longer answers
     (cut, the server restarted) is sent once more on a new one; one that
-    fails on a live connection raises its error (the driver's). On PostgreSQL, only a server whose
+    fails on a live connection raises its error (the driver's). Only the
+    process that keeps them uses them: a forked parallel worker, which
+    inherits this object, opens its own connection per statement. On PostgreSQL, only a server whose
     ``postgres`` database can be reached keeps one: elsewhere Django's
     fallback to a configured database is used, as before.
     """
 
     def __init__(self) -> None:
         self.kept: dict[str, BaseDatabaseWrapper] | None = None
+        #: The process that keeps them: a forked parallel worker inherits the
+        #: object, and must never send a statement on its parent's sockets.
+        self.owner: int | None = None
         self.lock = threading.Lock()
 
     @contextmanager
     def keep(self) -> Iterator[None]:
         """Keep the connections until the block ends, then close them."""
         self.kept = {}
+        self.owner = os.getpid()
         try:
             yield
         finally:
-            kept, self.kept = self.kept, None
+            kept, self.kept, self.owner = self.kept, None, None
             for wrapper in kept.values():
                 with contextlib.suppress(Exception):
                     wrapper.close()
 
     def execute(self, connection: BaseDatabaseWrapper, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Run ``sql`` on ``connection``'s server, connected to no database; return its rows (none: [])."""
-        if self.kept is None or connection.vendor not in ("postgresql", "mysql"):
+        if self.kept is None or self.owner != os.getpid() or connection.vendor not in ("postgresql", "mysql"):
             with connection._nodb_cursor() as cursor:
                 cursor.execute(sql, params)
                 return list(cursor.fetchall()) if cursor.description else []
