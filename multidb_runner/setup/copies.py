@@ -258,9 +258,7 @@ def create_test_db_from(connection: BaseDatabaseWrapper, source: str, *, verbosi
                 del test_settings["TEMPLATE"]
             else:
                 test_settings["TEMPLATE"] = own_template
-    connection.close()
-    settings.DATABASES[connection.alias]["NAME"] = test_name
-    connection.settings_dict["NAME"] = test_name
+    point_at_test_database(connection, test_name)
     if connection.vendor == "sqlite":
         if is_in_memory_name(test_name):
             connection.ensure_connection()
@@ -273,7 +271,23 @@ def create_test_db_from(connection: BaseDatabaseWrapper, source: str, *, verbosi
             shutil.copyfile(source, test_name)
     elif connection.vendor == "mysql":
         load_mysql_dump(connection, source, test_name)
+    finish_test_database(connection)
+
+
+def point_at_test_database(connection: BaseDatabaseWrapper, test_name: str) -> None:
+    """Point ``connection`` (and the settings) at its test database, as ``create_test_db`` does once it exists."""
+    connection.close()
+    settings.DATABASES[connection.alias]["NAME"] = test_name
+    connection.settings_dict["NAME"] = test_name
+
+
+def finish_test_database(connection: BaseDatabaseWrapper) -> None:
+    """
+    Do what ``create_test_db`` does after migrating: the cache tables, a connection opened.
+
+    And, in Django's own test suite, its expected failures and skips.
+    """
     call_command("createcachetable", database=connection.alias)
     connection.ensure_connection()
     if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":
-        creation.mark_expected_failures_and_skips()
+        connection.creation.mark_expected_failures_and_skips()

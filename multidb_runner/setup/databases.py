@@ -30,7 +30,7 @@ from ..changes import ChangeStack, attribute_replaced
 # Defined with the other errors users see; importable from here as before.
 from ..errors import TestDatabaseLeftOver as TestDatabaseLeftOver
 from .catalog import database_exists, drop_database, is_in_memory_name, remove_sqlite_sidecars, sqlite_path
-from .copies import display_name
+from .copies import display_name, finish_test_database, point_at_test_database
 
 # Also imported from here by the runner and the pytest plugin.
 from .safety import RealDatabases, UnsafeDestruction
@@ -88,22 +88,13 @@ def use_kept_test_db(connection: BaseDatabaseWrapper, *, verbosity: int, interac
     place. The rest is Django's: the same message, the cache tables, the
     connection opened, the expected failures of Django's own test suite.
     """
-    from django.conf import settings
-    from django.core.management import call_command
-
-    alias = connection.alias
-    test_name = test_database_name(alias)
+    test_name = test_database_name(connection.alias)
     if verbosity >= 1:
         connection.creation.log(
             f"Using existing test database for alias {display_name(connection, verbosity, test_name)}..."
         )
-    connection.close()
-    settings.DATABASES[alias]["NAME"] = test_name
-    connection.settings_dict["NAME"] = test_name
-    call_command("createcachetable", database=alias)
-    connection.ensure_connection()
-    if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":
-        connection.creation.mark_expected_failures_and_skips()
+    point_at_test_database(connection, test_name)
+    finish_test_database(connection)
 
 
 @dataclass

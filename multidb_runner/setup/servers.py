@@ -174,9 +174,7 @@ class KeptServerConnections:
     def execute(self, connection: BaseDatabaseWrapper, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Run ``sql`` on ``connection``'s server, connected to no database; return its rows (none: [])."""
         if self.kept is None or self.owner != os.getpid() or connection.vendor not in ("postgresql", "mysql"):
-            with connection._nodb_cursor() as cursor:
-                cursor.execute(sql, params)
-                return list(cursor.fetchall()) if cursor.description else []
+            return execute_without_database(connection, sql, params)
         key = server_key(connection)
         with self.lock:
             for attempt in (1, 2):
@@ -184,9 +182,7 @@ class KeptServerConnections:
                 if wrapper is None:
                     wrapper = self.connect(connection)
                     if wrapper is None:
-                        with connection._nodb_cursor() as cursor:
-                            cursor.execute(sql, params)
-                            return list(cursor.fetchall()) if cursor.description else []
+                        return execute_without_database(connection, sql, params)
                     self.kept[key] = wrapper
                 try:
                     cursor = wrapper.connection.cursor()
@@ -214,6 +210,13 @@ class KeptServerConnections:
         # Used by whichever thread sets a database up (on first use: a test's).
         wrapper.inc_thread_sharing()
         return wrapper
+
+
+def execute_without_database(connection: BaseDatabaseWrapper, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on a connection to no database of Django's own (``_nodb_cursor()``); return its rows."""
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall()) if cursor.description else []
 
 
 def is_usable(wrapper: BaseDatabaseWrapper) -> bool:

@@ -312,13 +312,13 @@ def take_snapshot(connection: BaseDatabaseWrapper, test_name: str, snapshot: str
     reading it at the same time (in-memory test databases have no run lock)
     finds the old file or the new one, never half of one.
     """
-    if connection.vendor == "sqlite":
+    if connection.vendor in FILE_SNAPSHOT_VENDORS:
         Path(snapshot).parent.mkdir(parents=True, exist_ok=True)
+    if connection.vendor == "sqlite":
         partial = f"{snapshot}.{os.getpid()}.partial"
         write_sqlite_file(connection, partial)
         os.replace(partial, snapshot)
     elif connection.vendor == "mysql":
-        Path(snapshot).parent.mkdir(parents=True, exist_ok=True)
         dump_mysql_database(connection, test_name, snapshot)
     else:
         copy_database(connection, test_name, snapshot)
@@ -506,7 +506,7 @@ class Snapshots:
             and state is not None
             and state.key == key
             and state.clean
-            and (os.path.exists(name) if connection.vendor == "sqlite" else bool(database_exists(connection, name)))
+            and bool(database_exists(connection, name))
         )
         write_state(path, KeptState(key=key, clean=False))
         self.clones_in_use[name] = (path, alias, key, number)
